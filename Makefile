@@ -1,0 +1,38 @@
+# Bootstrap only: build the virtualenvs from the lock files, then hand over to invoke or pytest.
+PYTHON ?= python3
+VENV := .venv
+TOOLS_VENV := .venv-tools
+BIN := $(VENV)/bin
+
+.PHONY: check test tools lock clean
+
+check: $(VENV)/.installed
+	$(BIN)/invoke check
+
+test: $(VENV)/.installed $(TOOLS_VENV)/.installed
+	$(BIN)/pytest
+
+tools: $(TOOLS_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	touch $@
+
+# checkov pins libraries that clash with ours, so it gets a virtualenv of its own.
+$(TOOLS_VENV)/.installed: requirements-tools.lock
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.lock
+	touch $@
+
+# Refresh the lock files from the ranges in pyproject.toml (needs the package index).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -e '.[test]'
+	.lock-venv/bin/pip freeze --exclude-editable > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) $(TOOLS_VENV)

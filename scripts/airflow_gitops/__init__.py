@@ -1,0 +1,1 @@
+"""Automation for the Airflow on EKS GitOps platform."""

@@ -1,0 +1,129 @@
+"""State shared by the stages of one check run: the repo model, schemas, renders and findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .. import yamlio
+from ..findings import Finding
+from ..helm_values import ChartSource, MergedValues, chart_sources, merge, ref_sources
+from ..kustomize import RenderedObject
+from ..repo import ClusterConfig, Repo
+from ..schemas import SchemaStore
+
+PathPart = str | int
+
+
+@dataclass
+class ChartRelease:
+    """One chart source of one Application in one environment, with its merged values."""
+
+    app: RenderedObject
+    source: ChartSource
+    merged: MergedValues
+
+    @property
+    def env(self) -> str:
+        return self.app.env
+
+
+@dataclass
+class ClusterRender:
+    env: str
+    config: ClusterConfig
+    objects: list[RenderedObject]
+    releases: list[ChartRelease] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[RenderedObject]:
+        return [o for o in self.objects if o.kind == kind]
+
+    def applications(self) -> list[RenderedObject]:
+        return [o for o in self.objects if o.kind == "Application" and o.group == "argoproj.io"]
+
+
+@dataclass
+class CheckContext:
+    repo: Repo
+    schemas: SchemaStore
+    envs: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    broken_files: set[str] = field(default_factory=set)
+    clusters: dict[str, ClusterRender] = field(default_factory=dict)
+    objects_validated: int = 0
+
+    def add(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+    # --- source locations ---------------------------------------------------------------
+    def patch_files(self, env: str) -> list[str]:
+        """Patch files the environment's kustomization names (strategic-merge files only)."""
+        rel = f"clusters/{env}/kustomization.yaml"
+        try:
+            kust = self.repo.yaml_doc(rel) or {}
+        except (OSError, yaml.YAMLError):
+            return []
+        out = []
+        for patch in kust.get("patches") or []:
+            if isinstance(patch, dict) and isinstance(patch.get("path"), str):
+                out.append(f"clusters/{env}/{patch['path']}")
+        return out
+
+    def locate(self, obj: RenderedObject, path: list[PathPart]) -> tuple[str, int | None]:
+        """The file and line that set `path` of a rendered object: its patches first, then its origin."""
+        candidates = [f for f in self.patch_files(obj.env) if self.repo.exists(f)]
+        if obj.origin:
+            candidates.append(obj.origin)
+        best: tuple[int, str, int | None] = (-1, obj.origin or f"clusters/{obj.env}/kustomization.yaml", None)
+        for rel in candidates:
+            try:
+                docs = yamlio.documents(self.repo.text(rel))
+                parsed = self.repo.yaml_docs(rel)
+            except (OSError, yaml.YAMLError):
+                continue
+            for node, doc in zip(docs, parsed):
+                if not _same_object(doc, obj):
+                    continue
+                depth, line = yamlio.match_depth(node, path)
+                # a patch wins a tie: it is applied last, so it set the value
+                if depth > best[0]:
+                    best = (depth, rel, line)
+        return best[1], best[2]
+
+    def value_location(self, release: ChartRelease, path: list[PathPart]) -> tuple[str, int | None]:
+        """The values file (last one wins) that holds `path`, else the Application's source."""
+        best: tuple[str, int | None] | None = None
+        for rel in release.merged.files:
+            try:
+                node = yamlio.documents(self.repo.text(rel))
+            except (OSError, yaml.YAMLError):
+                continue
+            if not node:
+                continue
+            depth, line = yamlio.match_depth(node[0], path)
+            if depth == len(path) or (depth > 0 and best is None):
+                best = (rel, line)
+        if best:
+            return best
+        return self.locate(release.app, ["spec", "sources", release.source.index])
+
+    # --- chart releases ------------------------------------------------------------------
+    def releases_of(self, app: RenderedObject) -> list[ChartRelease]:
+        refs = ref_sources(app.obj)
+        return [ChartRelease(app, src, merge(src, refs, self._read_values)) for src in chart_sources(app.obj)]
+
+    def _read_values(self, rel: str) -> Any:
+        if not self.repo.exists(rel):
+            raise FileNotFoundError(rel)
+        if rel in self.broken_files:
+            return {}
+        return self.repo.yaml_doc(rel) or {}
+
+
+def _same_object(doc: Any, obj: RenderedObject) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    meta = doc.get("metadata") or {}
+    return doc.get("kind") == obj.kind and meta.get("name") == obj.name

@@ -1,0 +1,80 @@
+"""Stage 2: render every environment with `kubectl kustomize`, in parallel."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from .. import yamlio
+from ..findings import Finding, error
+from ..kustomize import KustomizeError, RenderedObject, render
+from .context import CheckContext, ClusterRender
+
+WORKERS = 4  # kustomize runs are short subprocesses; a few at a time keep both cores busy
+
+
+def run(ctx: CheckContext) -> None:
+    envs = [env for env in ctx.envs if ctx.repo.cluster_file(env) not in ctx.broken_files]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        results = list(pool.map(lambda env: _render_one(ctx, env), envs))
+    for env, outcome in zip(envs, results):
+        if isinstance(outcome, KustomizeError):
+            ctx.add(_kustomize_finding(ctx, env, outcome.message))
+            continue
+        cluster = ClusterRender(env, ctx.repo.cluster(env), outcome)
+        for app in cluster.applications():
+            cluster.releases.extend(ctx.releases_of(app))
+        ctx.clusters[env] = cluster
+
+
+def _render_one(ctx: CheckContext, env: str) -> list[RenderedObject] | KustomizeError:
+    try:
+        return render(ctx.repo.root, env, ctx.repo.path(f"clusters/{env}"))
+    except KustomizeError as exc:
+        return exc
+
+
+_LSTAT = re.compile(r"lstat (\S+): no such file or directory")
+_DUPLICATE = "already registered id"
+KUSTOMIZATION_FIELDS = ("resources", "patches", "components", "patchesStrategicMerge")
+
+
+def _kustomize_finding(ctx: CheckContext, env: str, message: str) -> Finding:
+    root = str(ctx.repo.root.resolve()) + "/"
+    message = message.replace(root, "")
+    kustomization = f"clusters/{env}/kustomization.yaml"
+    if _DUPLICATE in message:
+        detail = message.split("may not add resource with an already registered id:")[-1].strip()
+        return error(
+            "duplicate-object", kustomization, f"[{env}] two objects with the same kind and name: {detail}",
+            "rename or remove one of the two; each object may be defined once per cluster",
+        )
+    missing = _LSTAT.search(message)
+    if missing:
+        rel = missing.group(1).replace(root, "")
+        file, line = _listed_in(ctx, rel)
+        return error(
+            "kustomize-missing-file", file or kustomization, f"[{env}] {rel} does not exist, but a kustomization lists it",
+            f"create {rel} or remove it from the kustomization", line,
+        )
+    return error(
+        "kustomize-build", kustomization, f"[{env}] kubectl kustomize failed: {message[-400:]}",
+        f"run `kubectl kustomize clusters/{env}` and fix what it reports",
+    )
+
+
+def _listed_in(ctx: CheckContext, rel: str) -> tuple[str | None, int | None]:
+    """The kustomization (and line) that names a missing file."""
+    target = ctx.repo.path(rel).resolve()
+    for kust in ctx.repo.tracked_files:
+        if not kust.endswith("kustomization.yaml") or kust in ctx.broken_files:
+            continue
+        base = ctx.repo.path(kust).parent
+        data = ctx.repo.yaml_doc(kust) or {}
+        for field in KUSTOMIZATION_FIELDS:
+            for index, entry in enumerate(data.get(field) or []):
+                path = entry.get("path") if isinstance(entry, dict) else entry
+                if isinstance(path, str) and (base / path).resolve() == target:
+                    suffix = ["path"] if isinstance(entry, dict) else []
+                    return kust, yamlio.line_of(ctx.repo.text(kust), [field, index, *suffix])
+    return None, None

@@ -1,0 +1,75 @@
+"""The slow real tools, behind --all: checkov over the rendered manifests of every cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .. import yamlio
+from ..findings import error
+from ..kustomize import RenderedObject
+from .context import CheckContext
+
+CHECKOV_ENV = "CHECKOV"
+LOCAL_CHECKOV = ".venv-tools/bin/checkov"
+
+
+def find_checkov(root: Path) -> str | None:
+    """checkov pins libraries that clash with ours, so it lives in its own virtualenv."""
+    for candidate in (os.environ.get(CHECKOV_ENV), str(root / LOCAL_CHECKOV), shutil.which("checkov")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def run(ctx: CheckContext) -> None:
+    checkov = find_checkov(ctx.repo.root)
+    if checkov is None:
+        ctx.add(error(
+            "tool-missing", "Makefile", "checkov is not installed, so --all cannot scan the rendered manifests",
+            f"run `make tools` (installs it into {LOCAL_CHECKOV}) or set {CHECKOV_ENV} to its path",
+        ))
+        return
+    for cluster in ctx.clusters.values():
+        _scan(ctx, checkov, cluster.env, cluster.objects)
+
+
+def _scan(ctx: CheckContext, checkov: str, env: str, objects: list[RenderedObject]) -> None:
+    with tempfile.TemporaryDirectory(prefix=f"checkov-{env}-") as tmp:
+        by_file: dict[str, RenderedObject] = {}
+        for index, obj in enumerate(objects):
+            name = f"{index:04d}-{obj.kind.lower()}-{obj.name}.yaml"
+            Path(tmp, name).write_text(yamlio.dump(obj.obj), encoding="utf-8")
+            by_file[name] = obj
+        proc = subprocess.run(
+            [checkov, "-d", tmp, "--framework", "kubernetes", "--skip-download", "--quiet", "--compact", "-o", "json"],
+            capture_output=True, text=True,
+        )
+        if proc.returncode not in (0, 1) or not proc.stdout.strip():
+            ctx.add(error(
+                "checkov", f"clusters/{env}/kustomization.yaml", f"checkov did not run: {proc.stderr.strip()[-300:]}",
+                "run checkov by hand on `invoke render` output and fix what stops it",
+            ))
+            return
+        for failed in _failed_checks(json.loads(proc.stdout)):
+            obj = by_file.get(Path(str(failed.get("file_path", ""))).name)
+            file, line = ctx.locate(obj, []) if obj else (f"clusters/{env}/kustomization.yaml", None)
+            label = obj.label() if obj else failed.get("resource", "")
+            ctx.add(error(
+                f"checkov:{failed.get('check_id')}", file, f"[{env}] {label}: {failed.get('check_name')}",
+                failed.get("guideline") or "fix the setting, or skip it on the object with a "
+                "`checkov.io/skip1: <id>=<reason>` annotation", line,
+            ))
+
+
+def _failed_checks(report: Any) -> list[dict[str, Any]]:
+    reports = report if isinstance(report, list) else [report]
+    failed: list[dict[str, Any]] = []
+    for item in reports:
+        failed.extend(((item or {}).get("results") or {}).get("failed_checks") or [])
+    return failed

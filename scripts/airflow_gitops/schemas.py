@@ -1,0 +1,189 @@
+"""Vendored schemas: Kubernetes built-in kinds, CRDs keyed by version, and chart values schemas."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.jsonschema
+from packaging.version import InvalidVersion, Version
+
+from . import yamlio
+
+CATALOG = "schemas/catalog.yaml"
+Validator = jsonschema.protocols.Validator
+
+
+@dataclass(frozen=True)
+class RequiredValue:
+    """A chart setting the platform depends on, checked by policy under its own rule id."""
+
+    path: str
+    equals: Any
+    rule: str
+    why: str
+
+
+@dataclass(frozen=True)
+class ChartEntry:
+    """What the catalog knows of one chart: where it lives and which schemas belong to its versions."""
+
+    name: str
+    repo_url: str
+    values_schema: str  # "published" (vendored per version) or "none" (upstream ships none)
+    crds: str | None  # folder under schemas/crds/, if the chart installs CRDs
+    crd_versions: dict[str, str]  # chart version -> CRD folder version
+    workloads: tuple[str, ...]  # dotted value paths of blocks that carry `resources`
+    aws_service_accounts: tuple[str, ...]  # dotted value paths of service account names that reach AWS
+    bindings: dict[str, str]  # dotted value path -> value derived from cluster.yaml ('{logs_bucket}')
+    required_values: tuple[RequiredValue, ...]
+
+    def values_schema_file(self, version: str) -> str:
+        return f"schemas/charts/{self.name}/{version}/values.schema.json"
+
+    def crd_dir(self, version: str) -> str | None:
+        if not self.crds or version not in self.crd_versions:
+            return None
+        return f"schemas/crds/{self.crds}/{self.crd_versions[version]}"
+
+
+def parse_catalog(data: Any) -> dict[str, ChartEntry]:
+    charts = (data or {}).get("charts") or {}
+    entries = {}
+    for name, spec in charts.items():
+        spec = spec or {}
+        entries[name] = ChartEntry(
+            name=name,
+            repo_url=str(spec.get("repo_url", "")),
+            values_schema=str(spec.get("values_schema", "none")),
+            crds=spec.get("crds"),
+            crd_versions={str(k): str(v) for k, v in (spec.get("versions") or {}).items()},
+            workloads=tuple(spec.get("workloads") or ()),
+            aws_service_accounts=tuple(spec.get("aws_service_accounts") or ()),
+            bindings={str(k): str(v) for k, v in (spec.get("bindings") or {}).items()},
+            required_values=tuple(
+                RequiredValue(str(r["path"]), r.get("equals"), str(r.get("rule", "required-value")), str(r.get("why", "")))
+                for r in spec.get("required_values") or ()
+            ),
+        )
+    return entries
+
+
+def kube_minor(version: str) -> str:
+    """'1.34' or 'v1.34.2' -> '1.34'."""
+    parts = version.lstrip("v").split(".")
+    return ".".join(parts[:2])
+
+
+def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], dict[str, Any]]]:
+    spec = doc.get("spec") or {}
+    group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
+    out = []
+    for version in spec.get("versions") or []:
+        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
+        if version.get("served", True):
+            out.append(((group, version.get("name", ""), kind), schema))
+    return out
+
+
+@dataclass
+class SchemaStore:
+    """Loads each schema file once per run and hands out reusable validators."""
+
+    root: Path
+    _crd_dirs: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = field(default_factory=dict)
+    _validators: dict[Any, Validator] = field(default_factory=dict)
+    _builtin_registry: dict[str, tuple[Path, referencing.Registry[Any]]] = field(default_factory=dict)
+
+    @cached_property
+    def catalog(self) -> dict[str, ChartEntry]:
+        path = self.root / CATALOG
+        return parse_catalog(yamlio.load(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+
+    def chart(self, name: str) -> ChartEntry | None:
+        return self.catalog.get(name)
+
+    # --- custom resources -------------------------------------------------------------------
+    def crds_in(self, rel_dir: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+        if rel_dir not in self._crd_dirs:
+            index: dict[tuple[str, str, str], dict[str, Any]] = {}
+            for file in sorted((self.root / rel_dir).glob("*.yaml")):
+                for doc in yamlio.load_all(file.read_text(encoding="utf-8")):
+                    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                        index.update(crd_versions_of(doc))
+            self._crd_dirs[rel_dir] = index
+        return self._crd_dirs[rel_dir]
+
+    def crd_validator(self, rel_dir: str, gvk: tuple[str, str, str]) -> Validator | None:
+        key = ("crd", rel_dir, gvk)
+        if key not in self._validators:
+            schema = self.crds_in(rel_dir).get(gvk)
+            if schema is None:
+                return None
+            self._validators[key] = jsonschema.Draft7Validator(schema)
+        return self._validators[key]
+
+    # --- chart values -----------------------------------------------------------------------
+    def values_validator(self, rel_file: str) -> Validator:
+        key = ("values", rel_file)
+        if key not in self._validators:
+            schema = json.loads((self.root / rel_file).read_text(encoding="utf-8"))
+            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+            self._validators[key] = cls(schema)
+        return self._validators[key]
+
+    # --- built-in kinds -------------------------------------------------------------------
+    def _builtin_dir(self, kubernetes_version: str) -> tuple[Path, referencing.Registry[Any]] | None:
+        minor = kube_minor(kubernetes_version)
+        if minor not in self._builtin_registry:
+            base = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+            available = []
+            for entry in base.iterdir():
+                name = entry.name
+                if name.endswith("-local-strict"):
+                    try:
+                        available.append((Version(name[1:].split("-")[0]), name))
+                    except InvalidVersion:
+                        continue
+            try:
+                wanted = Version(minor)
+            except InvalidVersion:
+                return None
+            candidates = [name for version, name in sorted(available) if (version.major, version.minor) <= (wanted.major, wanted.minor)]
+            if not candidates:
+                return None
+            folder = Path(str(base.joinpath(candidates[-1])))
+            definitions = json.loads((folder / "_definitions.json").read_text(encoding="utf-8"))
+            registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+                definitions["$id"], referencing.Resource.from_contents(definitions)
+            )
+            self._builtin_registry[minor] = (folder, registry)
+        return self._builtin_registry[minor]
+
+    def builtin_validator(self, kubernetes_version: str, api_version: str, kind: str) -> Validator | None:
+        key = ("builtin", kube_minor(kubernetes_version), api_version, kind)
+        if key in self._validators:
+            return self._validators[key]
+        found = self._builtin_dir(kubernetes_version)
+        if found is None:
+            return None
+        folder, registry = found
+        group, _, version = api_version.rpartition("/")
+        group_part = group.split(".")[0]
+        suffix = f"{group_part}-{version}" if group_part else version
+        file = folder / f"{kind.lower()}-{suffix}.json"
+        if not file.is_file():
+            return None
+        schema = json.loads(file.read_text(encoding="utf-8"))
+        validator = jsonschema.Draft202012Validator(schema, registry=registry)
+        self._validators[key] = validator
+        return validator
+
+    def builtin_supported(self, kubernetes_version: str) -> bool:
+        return self._builtin_dir(kubernetes_version) is not None

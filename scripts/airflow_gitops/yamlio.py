@@ -1,0 +1,88 @@
+"""YAML reading: fast loads through libyaml, and line numbers only when a finding needs one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+try:  # libyaml is ~10x faster; fall back to the pure loader where it was not built
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _Loader = yaml.SafeLoader
+
+PathPart = str | int
+
+
+def load_all(text: str) -> list[Any]:
+    """Every document in a YAML stream, empty documents dropped."""
+    return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+
+
+def load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
+def error_line(exc: yaml.YAMLError) -> int | None:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return mark.line + 1 if mark is not None else None
+
+
+def error_text(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    parts = [p for p in (context, problem) if p]
+    return " ".join(parts) if parts else str(exc).splitlines()[0]
+
+
+def dump(obj: Any) -> str:
+    return yaml.dump(obj, Dumper=yaml.CSafeDumper if hasattr(yaml, "CSafeDumper") else yaml.SafeDumper,
+                     sort_keys=False, default_flow_style=False)
+
+
+def dump_all(objs: Sequence[Any]) -> str:
+    return "---\n".join(dump(o) for o in objs)
+
+
+def _walk(node: yaml.Node, path: Sequence[PathPart]) -> tuple[int, yaml.Node]:
+    """Follow path as far as it goes; return how many parts matched and the last node reached."""
+    depth = 0
+    for part in path:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == part:
+                    nxt = value
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            nxt = node.value[part]
+        if nxt is None:
+            break
+        node, depth = nxt, depth + 1
+    return depth, node
+
+
+def documents(text: str) -> list[yaml.Node]:
+    return [n for n in yaml.compose_all(text, Loader=_Loader) if n is not None]
+
+
+def match_depth(doc: yaml.Node, path: Sequence[PathPart]) -> tuple[int, int]:
+    """(parts of path found in doc, 1-based line of the deepest node found)."""
+    depth, node = _walk(doc, path)
+    return depth, node.start_mark.line + 1
+
+
+def line_of(text: str, path: Sequence[PathPart], doc_index: int = 0) -> int | None:
+    """1-based line of the deepest node along path in one document of text."""
+    try:
+        docs = documents(text)
+    except yaml.YAMLError:
+        return None
+    if doc_index >= len(docs):
+        return None
+    return match_depth(docs[doc_index], path)[1]
+
+
+def scalar_str(value: Any) -> str:
+    return "" if value is None else str(value)
