@@ -20,3 +20,19 @@ def _finish(code: int) -> None:
 def check(c: Context, env: str | None = None, all: bool = False, format: str = "table") -> None:  # noqa: A002
     """Prove the repository deployable, offline: parse, render, validate, contracts, policy."""
     _finish(cli.guarded(lambda: cli.check(env, all, format)))
+
+
+@task(help={"env": "the environment to render (required)", "out": "output folder (default: out/<env>)"})
+def render(c: Context, env: str, out: str | None = None) -> None:
+    """Write every object Argo CD would apply to an environment, grouped by Application."""
+    _finish(cli.guarded(lambda: cli.render(env, out)))
+
+
+@task(help={
+    "base": "the git ref to compare with (default: HEAD)",
+    "env": "one environment (default: all)",
+    "format": "text (default), markdown (for a PR comment) or json",
+})
+def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "text") -> None:  # noqa: A002
+    """Show what the working tree changes in each cluster against a git ref, object by object."""
+    _finish(cli.guarded(lambda: cli.diff(base, env, format)))

@@ -44,3 +44,53 @@ def check(env: str | None, all_tools: bool, fmt: str, cwd: Path | None = None) -
     result = run_check(repo, env, include_slow=all_tools)
     print_check(result, fmt, sys.stdout)
     return 0 if result.ok else EXIT_FINDINGS
+
+
+def render(env: str, out: str | None, cwd: Path | None = None) -> int:
+    from .rendering import render_env, write_tree
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    repo.select_envs(env)
+    target = Path(out) if out else repo.root / "out" / env
+    files = render_env(repo, env)
+    write_tree(files, target)
+    groups = sorted({f.group for f in files})
+    print(f"wrote {len(files)} files for {env} into {target} ({len(groups)} groups: {', '.join(groups)})")
+    return 0
+
+
+def diff(base: str, env: str | None, fmt: str, cwd: Path | None = None) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.syntax import Syntax
+    from rich.table import Table
+
+    from .diff import diff_against, require_format, summary_markdown, to_json
+    from .repo import Repo
+
+    require_format(fmt, ("text", "markdown", "json"))
+    repo = Repo.discover(cwd)
+    commit, diffs = diff_against(repo, base, env)
+    if fmt == "json":
+        print(json.dumps(to_json(commit, diffs), indent=2))
+        return 0
+    if fmt == "markdown":
+        print(summary_markdown(commit, diffs), end="")
+        return 0
+    console = Console(highlight=False)
+    table = Table(title=f"cluster changes against {commit[:12]} ({base})")
+    for column in ("cluster", "added", "removed", "changed"):
+        table.add_column(column)
+    for d in diffs:
+        table.add_row(d.env, str(len(d.added)), str(len(d.removed)), str(len(d.changed)))
+    console.print(table)
+    for d in diffs:
+        for key in d.added:
+            console.print(f"[green]+ {d.env}/{key}[/green]", markup=True)
+        for key in d.removed:
+            console.print(f"[red]- {d.env}/{key}[/red]", markup=True)
+        for text in d.changed.values():
+            console.print(Syntax(text, "diff", theme="ansi_dark", background_color="default"))
+    return 0

@@ -107,10 +107,12 @@ def render(root: Path, env: str, cluster_dir: Path) -> list[RenderedObject]:
 
 
 def _clean_error(stderr: str, tmp: str, rel_root: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    text = lines[-1] if lines else "kustomize failed without a message"
-    # klog prefix: 'E1125 09:47:10.7 3268 run.go:72] "command failed" err="..."'
-    if 'err="' in text:
-        text = text.split('err="', 1)[1].rstrip('"')
+    """klog wraps the message as err="..." on one line or err=< ... > over several."""
+    text = stderr.strip()
+    if "err=<" in text:
+        text = text.split("err=<", 1)[1].rsplit(">", 1)[0]
+    elif 'err="' in text:
+        text = text.split('err="', 1)[1].rstrip().rstrip('"')
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip()) or "kustomize failed without a message"
     text = text.replace(rel_root + "/", "").replace(tmp, "<overlay>")
     return text.replace('\\"', '"')

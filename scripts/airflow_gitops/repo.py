@@ -135,11 +135,13 @@ class Repo:
 
     @cached_property
     def tracked_files(self) -> list[str]:
-        """Files git knows or would add (tracked plus untracked, not ignored)."""
+        """Files git knows or would add (tracked plus untracked, not ignored); every file outside git."""
         out = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=self.root, capture_output=True, text=True, check=True,
+            cwd=self.root, capture_output=True, text=True,
         )
+        if out.returncode != 0:  # an exported tree (invoke diff renders one) has no .git
+            return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
         return sorted({f for f in out.stdout.split("\0") if f and (self.root / f).is_file()})
 
     @cached_property

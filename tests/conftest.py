@@ -1,0 +1,47 @@
+"""Shared fixtures: copies of this repository in temporary git repos, so tests can break them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# What a check needs from the repo; the rest (tests, docs, venvs) is left behind to keep copies small.
+COPIED = ("apps", "clusters", "schemas")
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+def init_git(root: Path) -> None:
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "CI")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+
+
+def copy_repo(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        shutil.copytree(REPO_ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+    init_git(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def pristine_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One committed copy per session; tests that mutate take `repo_copy` instead."""
+    return copy_repo(tmp_path_factory.mktemp("pristine") / "repo")
+
+
+@pytest.fixture
+def repo_copy(pristine_repo: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "repo"
+    shutil.copytree(pristine_repo, target, symlinks=True)
+    return target
