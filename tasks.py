@@ -36,3 +36,13 @@ def render(c: Context, env: str, out: str | None = None) -> None:
 def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "text") -> None:  # noqa: A002
     """Show what the working tree changes in each cluster against a git ref, object by object."""
     _finish(cli.guarded(lambda: cli.diff(base, env, format)))
+
+
+@task(help={
+    "env": "vendor for one environment's pins (default: all)",
+    "force": "download and write again even what is already vendored",
+    "plain-http": "reach OCI registries over http:// (registries without TLS)",
+})
+def schemas(c: Context, env: str | None = None, force: bool = False, plain_http: bool = False) -> None:
+    """Vendor the values schemas and CRDs `invoke check` needs for every pinned chart version (online)."""
+    _finish(cli.guarded(lambda: cli.schemas(env, force, plain_http)))

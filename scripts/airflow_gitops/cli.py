@@ -94,3 +94,31 @@ def diff(base: str, env: str | None, fmt: str, cwd: Path | None = None) -> int:
         for text in d.changed.values():
             console.print(Syntax(text, "diff", theme="ansi_dark", background_color="default"))
     return 0
+
+
+def schemas(env: str | None, force: bool, plain_http: bool, cwd: Path | None = None) -> int:
+    import datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .chart_repo import ChartRepo, cache_dir, make_session
+    from .repo import Repo
+    from .schema_vendor import still_missing, vendor
+
+    repo = Repo.discover(cwd)
+    envs = repo.select_envs(env)
+    with make_session() as session:
+        source = ChartRepo(session, cache_dir(os.environ), plain_http=plain_http)
+        outcomes = vendor(repo, envs, force, source, datetime.date.today().isoformat())
+    console = Console(highlight=False)
+    table = Table(title=f"chart schemas for {', '.join(envs)}")
+    for column in ("chart", "version", "values schema", "CRDs", "archive", "pinned by"):
+        table.add_column(column)
+    for o in outcomes:
+        table.add_row(o.pin.chart, o.pin.version, o.values_schema, o.crds, o.archive, ", ".join(o.pin.files))
+    console.print(table)
+    missing = still_missing(repo, envs)
+    for need in missing:
+        print(f"error: {need.pin.chart} {need.pin.version} still lacks its schemas after vendoring", file=sys.stderr)
+    return EXIT_FINDINGS if missing else 0

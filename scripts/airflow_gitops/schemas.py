@@ -81,6 +81,26 @@ def kube_minor(version: str) -> str:
     return ".".join(parts[:2])
 
 
+def strict(schema: Any) -> Any:
+    """Close every object schema that lists its properties, as `kubectl apply --validate=strict` does.
+
+    The API server silently prunes unknown fields of custom resources, so a misspelt field would
+    vanish on sync; a schema that keeps unknown fields says so with x-kubernetes-preserve-unknown-fields.
+    """
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: strict(value) for key, value in schema.items()}
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
 def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], dict[str, Any]]]:
     spec = doc.get("spec") or {}
     group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
@@ -88,7 +108,7 @@ def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], dic
     for version in spec.get("versions") or []:
         schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
         if version.get("served", True):
-            out.append(((group, version.get("name", ""), kind), schema))
+            out.append(((group, version.get("name", ""), kind), strict(schema)))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from typing import Any
 
 import jsonschema
@@ -216,9 +217,12 @@ def _cluster_bindings(ctx: CheckContext, cluster: ClusterRender, release: ChartR
             ))
 
 
+_FIELD = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+
+
 def expand(template: str, config: ClusterConfig) -> str:
-    """'s3://{logs_bucket}/airflow' with fields of cluster.yaml and the names derived from them."""
-    fields = {
+    """'s3://{logs_bucket}/airflow' with derived names, or any dotted field of cluster.yaml."""
+    derived = {
         "logs_bucket": config.logs_bucket,
         "registry": config.registry,
         "cluster_name": config.name,
@@ -227,12 +231,12 @@ def expand(template: str, config: ClusterConfig) -> str:
         "env": config.env,
     }
 
-    class Lookup(dict[str, str]):
-        def __missing__(self, key: str) -> str:
-            value = config.get(key)
-            return "" if value is None else str(value)
+    def field(match: re.Match[str]) -> str:
+        key = match.group(1)
+        value = derived.get(key, config.get(key))
+        return "" if value is None else str(value)
 
-    return template.format_map(Lookup(fields))
+    return _FIELD.sub(field, template)
 
 
 # --- External Secrets ---------------------------------------------------------------------------
@@ -293,11 +297,13 @@ def _workload_identities(ctx: CheckContext, cluster: ClusterRender) -> None:
             found[(namespace, str(name))] = (release, dotted)
     for key, (release, dotted) in sorted(found.items()):
         if key not in declared:
-            file, line = ctx.value_location(release, dotted_path(dotted))
+            rel = cluster.config.file
             ctx.add(error(
-                "workload-identity", file,
-                f"[{cluster.env}] service account {key[0]}/{key[1]} needs AWS but has no entry in workload_identities",
-                f"add it to workload_identities in {cluster.config.file}, so Terraform creates and binds its role", line,
+                "workload-identity", rel,
+                f"[{cluster.env}] service account {key[0]}/{key[1]} ({release.source.chart} {dotted}) needs AWS "
+                "but has no entry in workload_identities",
+                "add it to workload_identities, so Terraform creates and binds its role",
+                yamlio.line_of(ctx.repo.text(rel), ["workload_identities"]),
             ))
     for key, name in sorted(declared.items()):
         if key not in found:

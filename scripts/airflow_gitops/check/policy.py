@@ -108,24 +108,26 @@ def _secret_objects(ctx: CheckContext, cluster: ClusterRender) -> None:
 
 # --- resources and chart settings ---------------------------------------------------------------------
 def _resources(ctx: CheckContext, release: ChartRelease) -> None:
+    """Each catalog `workloads` path names a `resources` block; a component turned off is skipped."""
     entry = ctx.schemas.chart(release.source.chart)
     if entry is None:
         return
     for dotted in entry.workloads:
-        block = dotted_get(release.merged.values, dotted)
-        if isinstance(block, dict) and block.get("enabled") is False:
+        parent = dotted.rpartition(".")[0]
+        owner = dotted_get(release.merged.values, parent) if parent else release.merged.values
+        if isinstance(owner, dict) and owner.get("enabled") is False:
             continue
-        resources = (block or {}).get("resources") if isinstance(block, dict) else None
-        requests = (resources or {}).get("requests") or {}
-        limits = (resources or {}).get("limits") or {}
+        resources = dotted_get(release.merged.values, dotted)
+        requests = (resources or {}).get("requests") or {} if isinstance(resources, dict) else {}
+        limits = (resources or {}).get("limits") or {} if isinstance(resources, dict) else {}
         missing = [name for name, ok in (
             ("requests.cpu", "cpu" in requests), ("requests.memory", "memory" in requests), ("limits.memory", "memory" in limits),
         ) if not ok]
         if missing:
-            file, line = ctx.value_location(release, [*dotted_path(dotted), "resources"])
+            file, line = ctx.value_location(release, dotted_path(dotted))
             ctx.add(error(
                 "resources-missing", file,
-                f"[{release.env}] {release.source.chart} {dotted}.resources lacks {', '.join(missing)}",
+                f"[{release.env}] {release.source.chart} {dotted} lacks {', '.join(missing)}",
                 "set CPU and memory requests and a memory limit, so the scheduler and Karpenter size nodes right", line,
             ))
 

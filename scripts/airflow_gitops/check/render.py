@@ -36,6 +36,9 @@ def _render_one(ctx: CheckContext, env: str) -> list[RenderedObject] | Kustomize
 
 _LSTAT = re.compile(r"lstat (\S+): no such file or directory")
 _DUPLICATE = "already registered id"
+_DUPLICATE_ID = re.compile(r"already registered id: ([A-Za-z0-9]+)\.[^/]*/([^.\s']+)")
+_PATCH_TARGET = re.compile(r"no resource matches strategic merge patch \"([A-Za-z0-9]+)\.[^/]*/([^.\s\"]+)")
+_BUILDING = re.compile(r"must build at directory: '([^']+\.ya?ml)'")
 KUSTOMIZATION_FIELDS = ("resources", "patches", "components", "patchesStrategicMerge")
 
 
@@ -44,10 +47,22 @@ def _kustomize_finding(ctx: CheckContext, env: str, message: str) -> Finding:
     message = message.replace(root, "")
     kustomization = f"clusters/{env}/kustomization.yaml"
     if _DUPLICATE in message:
-        detail = message.split("may not add resource with an already registered id:")[-1].strip()
+        found = _DUPLICATE_ID.search(message)
+        kind, name = (found.group(1), found.group(2)) if found else ("object", "?")
+        file, line = _second_definition(ctx, message, kind, name)
         return error(
-            "duplicate-object", kustomization, f"[{env}] two objects with the same kind and name: {detail}",
-            "rename or remove one of the two; each object may be defined once per cluster",
+            "duplicate-object", file or kustomization,
+            f"[{env}] {kind} {name} is defined twice; kustomize refuses the second",
+            "rename or remove one of the two; each object may be defined once per cluster", line,
+        )
+    target = _PATCH_TARGET.search(message)
+    if target:
+        kind, name = target.group(1), target.group(2)
+        file, line = _patch_defining(ctx, env, kind, name)
+        return error(
+            "patch-target-missing", file or kustomization,
+            f"[{env}] a patch targets {kind} {name}, but no such object is rendered (renamed, or its apiVersion changed)",
+            "make the patch's apiVersion, kind and name match the object, or remove the patch", line,
         )
     missing = _LSTAT.search(message)
     if missing:
@@ -77,4 +92,31 @@ def _listed_in(ctx: CheckContext, rel: str) -> tuple[str | None, int | None]:
                 if isinstance(path, str) and (base / path).resolve() == target:
                     suffix = ["path"] if isinstance(entry, dict) else []
                     return kust, yamlio.line_of(ctx.repo.text(kust), [field, index, *suffix])
+    return None, None
+
+
+def _second_definition(ctx: CheckContext, message: str, kind: str, name: str) -> tuple[str | None, int | None]:
+    """The file kustomize was reading when it met the duplicate, and the line of the repeat."""
+    building = _BUILDING.search(message)
+    if not building:
+        return None, None
+    rel = building.group(1)
+    if not ctx.repo.exists(rel):
+        return rel, None
+    seen = 0
+    line: int | None = None
+    for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel)):
+        if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name:
+            seen += 1
+            line = node.start_mark.line + 1
+    return rel, line if seen > 1 else None
+
+
+def _patch_defining(ctx: CheckContext, env: str, kind: str, name: str) -> tuple[str | None, int | None]:
+    for rel in ctx.patch_files(env):
+        if not ctx.repo.exists(rel) or rel in ctx.broken_files:
+            continue
+        for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel)):
+            if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name:
+                return rel, node.start_mark.line + 1
     return None, None

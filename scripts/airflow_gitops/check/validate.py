@@ -143,6 +143,7 @@ def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
         ))
         return
     validator = ctx.schemas.values_validator(schema_file)
+    _unknown_top_level_keys(ctx, release, validator.schema)
     for err in _schema_errors(validator, release.merged.values):
         path = _error_path(err)
         file, line = ctx.value_location(release, path)
@@ -150,4 +151,19 @@ def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
             "helm-values-schema", file,
             f"[{release.env}] {src.chart} {src.version} values at {_dotted(path)}: {_short(err.message)}",
             f"use a key and type that {src.chart} {src.version}'s values.schema.json accepts", line,
+        ))
+
+
+def _unknown_top_level_keys(ctx: CheckContext, release: ChartRelease, schema: Any) -> None:
+    """Chart schemas often leave the top level open; a key the chart does not declare is a typo."""
+    if not isinstance(schema, dict) or "properties" not in schema or schema.get("additionalProperties") is False:
+        return
+    known = set(schema["properties"]) | {"global"}
+    src = release.source
+    for key in sorted(set(release.merged.values) - known):
+        file, line = ctx.value_location(release, [key])
+        ctx.add(error(
+            "helm-values-unknown-key", file,
+            f"[{release.env}] {src.chart} {src.version} has no top-level value '{key}'; Helm would ignore it",
+            f"correct the key; see the keys of {src.chart} {src.version}'s values.schema.json", line,
         ))
