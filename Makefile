@@ -4,7 +4,7 @@ VENV := .venv
 TOOLS_VENV := .venv-tools
 BIN := $(VENV)/bin
 
-.PHONY: check test tools lock clean
+.PHONY: check test tools bench lock clean
 
 check: $(VENV)/.installed
 	$(BIN)/invoke check
@@ -13,6 +13,9 @@ test: $(VENV)/.installed $(TOOLS_VENV)/.installed
 	$(BIN)/pytest
 
 tools: $(TOOLS_VENV)/.installed
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench_check.py
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
