@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from invoke import Context, Exit, task
-
 from airflow_gitops import cli
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
 
 
 def _finish(code: int) -> None:
@@ -12,11 +13,13 @@ def _finish(code: int) -> None:
         raise Exit(code=code)
 
 
-@task(help={
-    "env": "check one environment (default: all under clusters/)",
-    "all": "also run the slow real tools (checkov on rendered manifests)",
-    "format": "table (default) or json",
-})
+@task(
+    help={
+        "env": "check one environment (default: all under clusters/)",
+        "all": "also run the slow real tools (checkov on rendered manifests)",
+        "format": "table (default) or json",
+    }
+)
 def check(c: Context, env: str | None = None, all: bool = False, format: str = "table") -> None:  # noqa: A002
     """Prove the repository deployable, offline: parse, render, validate, contracts, policy."""
     _finish(cli.guarded(lambda: cli.check(env, all, format)))
@@ -28,21 +31,25 @@ def render(c: Context, env: str, out: str | None = None) -> None:
     _finish(cli.guarded(lambda: cli.render(env, out)))
 
 
-@task(help={
-    "base": "the git ref to compare with (default: HEAD)",
-    "env": "one environment (default: all)",
-    "format": "text (default), markdown (for a PR comment) or json",
-})
+@task(
+    help={
+        "base": "the git ref to compare with (default: HEAD)",
+        "env": "one environment (default: all)",
+        "format": "text (default), markdown (for a PR comment) or json",
+    }
+)
 def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "text") -> None:  # noqa: A002
     """Show what the working tree changes in each cluster against a git ref, object by object."""
     _finish(cli.guarded(lambda: cli.diff(base, env, format)))
 
 
-@task(help={
-    "env": "vendor for one environment's pins (default: all)",
-    "force": "download and write again even what is already vendored",
-    "plain-http": "reach OCI registries over http:// (registries without TLS)",
-})
+@task(
+    help={
+        "env": "vendor for one environment's pins (default: all)",
+        "force": "download and write again even what is already vendored",
+        "plain-http": "reach OCI registries over http:// (registries without TLS)",
+    }
+)
 def schemas(c: Context, env: str | None = None, force: bool = False, plain_http: bool = False) -> None:
     """Vendor the values schemas and CRDs `invoke check` needs for every pinned chart version (online)."""
     _finish(cli.guarded(lambda: cli.schemas(env, force, plain_http)))

@@ -93,7 +93,10 @@ def run_check(repo: Path) -> tuple[float, int, float]:
         started = time.perf_counter()
         proc = subprocess.Popen(
             [str(invoke), "--search-root", str(REPO_ROOT), "check", "--format", "json"],
-            cwd=repo, stdout=out, stderr=err, text=True,
+            cwd=repo,
+            stdout=out,
+            stderr=err,
+            text=True,
         )
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not the session's
         wall = time.perf_counter() - started
@@ -126,15 +129,21 @@ def main() -> int:
         results.append(measure("shipped repo", make_repo(Path(tmp) / "shipped"), 3))
         for size in sizes:
             results.append(measure(f"fleet of {size}", make_fleet(Path(tmp) / f"fleet-{size}", size), size))
-    print(f"{'run':<16}{'clusters':>9}{'wall s':>9}{'objects':>9}{'objects/s':>11}{'peak RSS MB':>13}{'parse-only s':>14}{'ratio':>8}")
+    print(
+        f"{'run':<16}{'clusters':>9}{'wall s':>9}{'objects':>9}{'objects/s':>11}{'peak RSS MB':>13}{'parse-only s':>14}{'ratio':>8}"
+    )
     for m in results:
-        print(f"{m.label:<16}{m.clusters:>9}{m.wall:>9.2f}{m.objects:>9}{m.rate:>11.0f}{m.peak_rss_mb:>13.0f}{m.parse_only:>14.3f}{m.ratio:>8.1f}")
+        print(
+            f"{m.label:<16}{m.clusters:>9}{m.wall:>9.2f}{m.objects:>9}{m.rate:>11.0f}{m.peak_rss_mb:>13.0f}{m.parse_only:>14.3f}{m.ratio:>8.1f}"
+        )
     fleets = [m for m in results if m.label.startswith("fleet")]
     if len(fleets) >= 2:
         first, last = fleets[0], fleets[-1]
         slope = (last.wall - first.wall) / (last.clusters - first.clusters)
-        print(f"marginal cost: {slope:.3f} s per cluster; "
-              f"{first.clusters}->{last.clusters} clusters costs x{last.wall / first.wall:.1f} time for x{last.clusters / first.clusters:.0f} clusters")
+        print(
+            f"marginal cost: {slope:.3f} s per cluster; "
+            f"{first.clusters}->{last.clusters} clusters costs x{last.wall / first.wall:.1f} time for x{last.clusters / first.clusters:.0f} clusters"
+        )
     return 0
 
 

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
-
 from airflow_gitops.chart_repo import (
     HELM_CHART_LAYER,
     OCI_MANIFEST,
@@ -24,6 +21,8 @@ from airflow_gitops.chart_repo import (
     make_session,
     parse_challenge,
 )
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 TOKEN = "anonymous-pull-token"
 
@@ -127,21 +126,15 @@ def serve_helm_repo(
         file = f"{chart}-{version}.tgz"
         url = f"packages/{file}" if relative else server.url_for(f"/downloads/{file}")
         digest = (digests or {}).get((chart, version), sha256(data))
-        entries.setdefault(chart, []).append(
-            {"name": chart, "version": version, "urls": [url], "digest": digest}
-        )
+        entries.setdefault(chart, []).append({"name": chart, "version": version, "urls": [url], "digest": digest})
         path = f"{prefix}/packages/{file}" if relative else f"/downloads/{file}"
         server.expect_request(path).respond_with_data(data, content_type="application/gzip")
     index = {"apiVersion": "v1", "entries": entries}
-    server.expect_request(f"{prefix}/index.yaml").respond_with_data(
-        yaml.safe_dump(index), content_type="text/yaml"
-    )
+    server.expect_request(f"{prefix}/index.yaml").respond_with_data(yaml.safe_dump(index), content_type="text/yaml")
     return repo_url
 
 
-def serve_oci_registry(
-    server: HTTPServer, path: str, chart: str, tag: str, data: bytes, blob_digest: str | None = None
-) -> str:
+def serve_oci_registry(server: HTTPServer, path: str, chart: str, tag: str, data: bytes, blob_digest: str | None = None) -> str:
     """A registry that wants an anonymous Bearer token; returns the repo URL as Argo CD writes it."""
     repository = f"{path}/{chart}"
     digest = f"sha256:{sha256(data)}"
@@ -160,9 +153,7 @@ def serve_oci_registry(
     def authorised(payload: bytes, content_type: str) -> Callable[[Request], Response]:
         def handler(request: Request) -> Response:
             if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-                challenge = (
-                    f'Bearer realm="{realm}",service="test-registry",scope="repository:{repository}:pull"'
-                )
+                challenge = f'Bearer realm="{realm}",service="test-registry",scope="repository:{repository}:pull"'
                 return Response(status=401, headers={"WWW-Authenticate": challenge})
             return Response(payload, status=200, content_type=content_type)
 
@@ -190,9 +181,7 @@ def chart_repo(tmp_path: Path) -> Iterator[ChartRepo]:
         yield ChartRepo(session, tmp_path / "cache", plain_http=True)
 
 
-def test_helm_repository_resolves_relative_urls_verifies_and_caches(
-    httpserver: HTTPServer, chart_repo: ChartRepo
-) -> None:
+def test_helm_repository_resolves_relative_urls_verifies_and_caches(httpserver: HTTPServer, chart_repo: ChartRepo) -> None:
     data = build_chart("widgets", "1.0.0", "1.4.2")
     repo_url = serve_helm_repo(httpserver, "/charts", {("widgets", "1.0.0"): data})
 
@@ -210,16 +199,12 @@ def test_helm_repository_resolves_relative_urls_verifies_and_caches(
 def test_helm_repository_with_absolute_urls(httpserver: HTTPServer, chart_repo: ChartRepo) -> None:
     data = build_chart("widgets", "1.0.0", "1.4.2")
     repo_url = serve_helm_repo(httpserver, "/charts", {("widgets", "1.0.0"): data}, relative=False)
-    assert chart_repo.fetch(repo_url + "/", "widgets", "1.0.0").url == httpserver.url_for(
-        "/downloads/widgets-1.0.0.tgz"
-    )
+    assert chart_repo.fetch(repo_url + "/", "widgets", "1.0.0").url == httpserver.url_for("/downloads/widgets-1.0.0.tgz")
 
 
 def test_wrong_digest_is_refused_and_not_cached(httpserver: HTTPServer, chart_repo: ChartRepo) -> None:
     data = build_chart("widgets", "1.0.0", "1.4.2")
-    repo_url = serve_helm_repo(
-        httpserver, "/charts", {("widgets", "1.0.0"): data}, {("widgets", "1.0.0"): "0" * 64}
-    )
+    repo_url = serve_helm_repo(httpserver, "/charts", {("widgets", "1.0.0"): data}, {("widgets", "1.0.0"): "0" * 64})
     with pytest.raises(ChartRepoError, match="does not match the published digest"):
         chart_repo.fetch(repo_url, "widgets", "1.0.0")
     assert not (chart_repo.cache / "widgets-1.0.0.tgz").exists()
@@ -235,9 +220,7 @@ def test_stale_cache_is_downloaded_again(httpserver: HTTPServer, chart_repo: Cha
 
 
 def test_unknown_chart_or_version_is_named(httpserver: HTTPServer, chart_repo: ChartRepo) -> None:
-    repo_url = serve_helm_repo(
-        httpserver, "/charts", {("widgets", "1.0.0"): build_chart("widgets", "1.0.0", "1")}
-    )
+    repo_url = serve_helm_repo(httpserver, "/charts", {("widgets", "1.0.0"): build_chart("widgets", "1.0.0", "1")})
     with pytest.raises(ChartRepoError, match="no version 9.9.9 of widgets"):
         chart_repo.fetch(repo_url, "widgets", "9.9.9")
     with pytest.raises(ChartRepoError, match="no chart 'gizmos'"):
@@ -264,18 +247,12 @@ def test_oci_registry_with_anonymous_bearer_token(httpserver: HTTPServer, chart_
     assert paths(httpserver)[-1] == f"/v2/oci/gadgets/blobs/sha256:{sha256(data)}"
 
     oci_url = f"oci://{repo_url}"
-    assert (
-        ChartRepo(chart_repo.session, chart_repo.cache, plain_http=True)
-        .fetch(oci_url, "gadgets", "2.0.0+build.1")
-        .from_cache
-    )
+    assert ChartRepo(chart_repo.session, chart_repo.cache, plain_http=True).fetch(oci_url, "gadgets", "2.0.0+build.1").from_cache
 
 
 def test_oci_blob_must_match_its_digest(httpserver: HTTPServer, chart_repo: ChartRepo) -> None:
     data = build_chart("gadgets", "2.0.0", "v2.0.0")
-    repo_url = serve_oci_registry(
-        httpserver, "oci", "gadgets", "2.0.0", data, blob_digest="sha256:" + "a" * 64
-    )
+    repo_url = serve_oci_registry(httpserver, "oci", "gadgets", "2.0.0", data, blob_digest="sha256:" + "a" * 64)
     with pytest.raises(ChartRepoError, match="does not match"):
         chart_repo.fetch(repo_url, "gadgets", "2.0.0")
 
@@ -284,9 +261,7 @@ def test_transient_server_errors_are_retried(httpserver: HTTPServer, chart_repo:
     data = build_chart("widgets", "1.0.0", "1")
     repo_url = serve_helm_repo(httpserver, "/charts", {("widgets", "1.0.0"): data})
     calls: list[int] = []
-    index = yaml.safe_dump(
-        {"entries": {"widgets": [{"version": "1.0.0", "urls": ["packages/widgets-1.0.0.tgz"]}]}}
-    )
+    index = yaml.safe_dump({"entries": {"widgets": [{"version": "1.0.0", "urls": ["packages/widgets-1.0.0.tgz"]}]}})
 
     def flaky(request: Request) -> Response:
         calls.append(1)
@@ -313,9 +288,7 @@ def test_oci_urls(tmp_path: Path) -> None:
 
 
 def test_parse_challenge() -> None:
-    scheme, params = parse_challenge(
-        'Bearer realm="https://public.ecr.aws/token/",service="public.ecr.aws",scope="aws"'
-    )
+    scheme, params = parse_challenge('Bearer realm="https://public.ecr.aws/token/",service="public.ecr.aws",scope="aws"')
     assert scheme == "bearer"
     assert params == {"realm": "https://public.ecr.aws/token/", "service": "public.ecr.aws", "scope": "aws"}
 

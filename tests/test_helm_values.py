@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from airflow_gitops.helm_values import (
     chart_sources,
     deep_merge,
@@ -65,11 +64,19 @@ def test_merge_follows_argo_cd_order() -> None:
 
 
 def test_merge_reports_missing_and_unresolved_files() -> None:
-    app = {"spec": {"sources": [
-        {"chart": "c", "repoURL": "r", "targetRevision": "1.0.0",
-         "helm": {"valueFiles": ["$values/missing.yaml", "$nope/x.yaml"]}},
-        {"repoURL": "g", "ref": "values"},
-    ]}}
+    app = {
+        "spec": {
+            "sources": [
+                {
+                    "chart": "c",
+                    "repoURL": "r",
+                    "targetRevision": "1.0.0",
+                    "helm": {"valueFiles": ["$values/missing.yaml", "$nope/x.yaml"]},
+                },
+                {"repoURL": "g", "ref": "values"},
+            ]
+        }
+    }
     [src] = chart_sources(app)
 
     def read(path: str) -> Any:
@@ -85,8 +92,11 @@ def test_merge_reports_missing_and_unresolved_files() -> None:
     [
         ("a.b", 1, {"a": {"b": 1}}),
         ("a.list[1].x", "v", {"a": {"list": [{}, {"x": "v"}]}}),
-        ("annotations.alb\\.ingress\\.kubernetes\\.io/scheme", "internal",
-         {"annotations": {"alb.ingress.kubernetes.io/scheme": "internal"}}),
+        (
+            "annotations.alb\\.ingress\\.kubernetes\\.io/scheme",
+            "internal",
+            {"annotations": {"alb.ingress.kubernetes.io/scheme": "internal"}},
+        ),
     ],
 )
 def test_set_parameter(name: str, value: Any, expected: dict[str, Any]) -> None:

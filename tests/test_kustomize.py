@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from airflow_gitops.kustomize import KustomizeError, render
 
 
@@ -15,7 +14,10 @@ def write(path: Path, text: str) -> None:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     write(tmp_path / "apps/a/kustomization.yaml", "resources: [cm.yaml]\n")
-    write(tmp_path / "apps/a/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: {keep: 'yes'}\ndata: {x: '1'}\n")
+    write(
+        tmp_path / "apps/a/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: {keep: 'yes'}\ndata: {x: '1'}\n",
+    )
     write(tmp_path / "clusters/dev/kustomization.yaml", "resources: [../../apps/a]\npatches:\n  - path: p.yaml\n")
     write(tmp_path / "clusters/dev/p.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata: {x: '2'}\n")
     return tmp_path

@@ -9,22 +9,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pytest_httpserver import HTTPServer
-
 from airflow_gitops import cli
 from airflow_gitops.findings import UsageError
 from airflow_gitops.schema_vendor import Pin, merge_pins, pins_of, plan
 from airflow_gitops.schemas import parse_catalog
+from pytest_httpserver import HTTPServer
 
 from tests.conftest import REPO_ROOT, git, init_git
 from tests.test_chart_repo import TEMPLATED, build_chart, crd_yaml, serve_helm_repo, serve_oci_registry
 
 SCHEMA = b'{\n  "$schema": "http://json-schema.org/draft-07/schema#",\n  "type": "object"\n}\n'
-TEMPLATED_CRD = (
-    "{{- if .Values.crds.install }}\n"
-    + crd_yaml(plural="templatedthings", kind="TemplatedThing")
-    + "{{- end }}\n"
-)
+TEMPLATED_CRD = "{{- if .Values.crds.install }}\n" + crd_yaml(plural="templatedthings", kind="TemplatedThing") + "{{- end }}\n"
 
 CATALOG = """\
 # Test catalog: its comments and layout must survive `invoke schemas`.
@@ -129,15 +124,9 @@ def make_platform(
     root = tmp_path / "platform"
     (root / "clusters/dev/apps").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "clusters/dev/cluster.yaml", root / "clusters/dev/cluster.yaml")
-    (root / "clusters/dev/apps/widgets.yaml").write_text(
-        application("widgets", widgets_url, "widgets", "1.0.0")
-    )
-    (root / "clusters/dev/apps/gadgets.yaml").write_text(
-        application("gadgets", gadgets_url, "gadgets", "2.0.0")
-    )
-    (root / "clusters/dev/apps/settled.yaml").write_text(
-        application("settled", "https://charts.example.com", "settled", "3.0.0")
-    )
+    (root / "clusters/dev/apps/widgets.yaml").write_text(application("widgets", widgets_url, "widgets", "1.0.0"))
+    (root / "clusters/dev/apps/gadgets.yaml").write_text(application("gadgets", gadgets_url, "gadgets", "2.0.0"))
+    (root / "clusters/dev/apps/settled.yaml").write_text(application("settled", "https://charts.example.com", "settled", "3.0.0"))
     catalog = CATALOG.format(widgets_url=widgets_url, gadgets_url=gadgets_url)
     (root / "schemas").mkdir()
     (root / "schemas/catalog.yaml").write_text(catalog)
@@ -171,14 +160,10 @@ def test_vendors_values_schemas_and_crds(platform: Platform, httpserver: HTTPSer
         "other.example.com_cogs.yaml",
     ]
     assert (crds / "example.com_widgets.yaml").read_text() == crd_yaml()  # a one-document file, byte for byte
-    assert (
-        yaml.safe_load((crds / "other.example.com_cogs.yaml").read_text())["spec"]["names"]["kind"] == "Cog"
-    )
+    assert yaml.safe_load((crds / "other.example.com_cogs.yaml").read_text())["spec"]["names"]["kind"] == "Cog"
     assert "templates/crds/plain.yaml" in (crds / "SOURCE.md").read_text()
     gadgets = platform.root / "schemas/crds/gadgets/v2.0.0"
-    assert (gadgets / "gadgets.example.io_gadgets.yaml").read_text() == crd_yaml(
-        "gadgets.example.io", "Gadget", "gadgets"
-    )
+    assert (gadgets / "gadgets.example.io_gadgets.yaml").read_text() == crd_yaml("gadgets.example.io", "Gadget", "gadgets")
     assert "not stated" in (gadgets / "SOURCE.md").read_text()
 
     expected = platform.catalog.replace(
@@ -197,9 +182,7 @@ def test_vendors_values_schemas_and_crds(platform: Platform, httpserver: HTTPSer
     assert not [p for p in (platform.root / "schemas").rglob(".*")], "staging folders left behind"
 
 
-def test_second_run_downloads_nothing(
-    platform: Platform, httpserver: HTTPServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_second_run_downloads_nothing(platform: Platform, httpserver: HTTPServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert platform.run() == 0
     git(platform.root, "add", "-A")
     git(platform.root, "commit", "-q", "-m", "vendored")
@@ -291,9 +274,7 @@ def test_plan_says_what_each_pin_needs() -> None:
 
 def test_pins_are_exact_and_merged() -> None:
     doc = yaml.safe_load(application("widgets", "https://w", "widgets", "1.0.0"))
-    pins = merge_pins(
-        pins_of("clusters/dev/apps/widgets.yaml", [doc]) + pins_of("clusters/prod/apps/widgets.yaml", [doc])
-    )
+    pins = merge_pins(pins_of("clusters/dev/apps/widgets.yaml", [doc]) + pins_of("clusters/prod/apps/widgets.yaml", [doc]))
     assert pins == [
         Pin(
             "https://w",

@@ -21,9 +21,12 @@ def test_builtin_validator_is_strict_and_reused() -> None:
     validator = s.builtin_validator("1.34", "v1", "ConfigMap")
     assert validator is not None
     assert s.builtin_validator("1.34", "v1", "ConfigMap") is validator
-    errors = [e.message for e in validator.iter_errors(
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 1}, "extra": True}
-    )]
+    errors = [
+        e.message
+        for e in validator.iter_errors(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 1}, "extra": True}
+        )
+    ]
     assert any("extra" in m for m in errors) and any("not of type" in m for m in errors)
 
 
@@ -41,9 +44,19 @@ def test_crds_are_indexed_by_group_version_kind() -> None:
     assert ("karpenter.sh", "v1", "NodePool") in crds
     validator = s.crd_validator("schemas/crds/karpenter/v1.14.1", ("karpenter.sh", "v1", "NodePool"))
     assert validator is not None
-    bad = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "x"},
-           "spec": {"template": {"spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "d"},
-                                          "requirements": [{"key": "k", "operator": "Sometimes", "values": ["a"]}]}}}}
+    bad = {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": "x"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "d"},
+                    "requirements": [{"key": "k", "operator": "Sometimes", "values": ["a"]}],
+                }
+            }
+        },
+    }
     assert any("Sometimes" in e.message for e in validator.iter_errors(bad))
 
 

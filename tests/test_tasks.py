@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from airflow_gitops.check.slow import find_checkov
+
 from tests.conftest import REPO_ROOT, git
 
 INVOKE = str(Path(sys.executable).with_name("invoke"))
@@ -19,7 +19,10 @@ INVOKE = str(Path(sys.executable).with_name("invoke"))
 
 def invoke(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [INVOKE, "--search-root", str(REPO_ROOT), *args], cwd=cwd, capture_output=True, text=True,
+        [INVOKE, "--search-root", str(REPO_ROOT), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         env={**os.environ, **(env or {})},
     )
 
@@ -160,8 +163,16 @@ def test_check_all_runs_checkov_on_rendered_manifests(repo_copy: Path) -> None:
 
 @pytest.mark.slow
 def test_check_all_without_checkov_says_how_to_install_it(pristine_repo: Path) -> None:
-    proc = invoke(pristine_repo, "check", "--all", "--env", "dev", "--format", "json",
-                  env={"CHECKOV": "/nonexistent/checkov", "PATH": "/usr/bin:/bin"})
+    proc = invoke(
+        pristine_repo,
+        "check",
+        "--all",
+        "--env",
+        "dev",
+        "--format",
+        "json",
+        env={"CHECKOV": "/nonexistent/checkov", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 1
     [missing] = [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "tool-missing"]
     assert "make tools" in missing["fix"]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from airflow_gitops import yamlio
 
 TEXT = """\

@@ -83,15 +83,11 @@ def _set_versions(data: Any, chart: str, versions: Mapping[str, str], file: str)
     charts = data.get("charts") if isinstance(data, CommentedMap) else None
     entry = charts.get(chart) if isinstance(charts, CommentedMap) else None
     if not isinstance(entry, CommentedMap):
-        raise UsageError(
-            f"{file}: no mapping charts.{chart}; add the chart's entry before running invoke schemas"
-        )
+        raise UsageError(f"{file}: no mapping charts.{chart}; add the chart's entry before running invoke schemas")
     node = entry.get(VERSIONS_KEY)
     if not isinstance(node, CommentedMap):
         if node is not None:
-            raise UsageError(
-                f"{file}: charts.{chart}.versions is not a mapping; make it `versions: {{}}` or remove it"
-            )
+            raise UsageError(f"{file}: charts.{chart}.versions is not a mapping; make it `versions: {{}}` or remove it")
         node = CommentedMap()
         keys = list(entry)
         if not keys:
@@ -144,10 +140,7 @@ def carry_over(original: str, baseline: str, edited: str) -> str | None:
         if tag == "equal":
             continue
         if i1 < i2:  # replace or delete baseline lines: they must map one to one onto original lines
-            if (
-                any(i not in to_original for i in range(i1, i2))
-                or to_original[i2 - 1] - to_original[i1] != i2 - i1 - 1
-            ):
+            if any(i not in to_original for i in range(i1, i2)) or to_original[i2 - 1] - to_original[i1] != i2 - i1 - 1:
                 return None
             start, end = to_original[i1], to_original[i2 - 1] + 1
         elif i1 in to_original:  # insert before a line both have

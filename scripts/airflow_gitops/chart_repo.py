@@ -92,19 +92,14 @@ def normalise_digest(digest: str, where: str) -> str:
     """'sha256:ab..' or 'ab..' -> 'ab..'; any other algorithm is refused."""
     algorithm, _, value = digest.strip().rpartition(":")
     if algorithm not in ("", "sha256") or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        raise ChartRepoError(
-            f"{where}: digest '{digest}' is not a sha256 digest; only sha256 can be verified"
-        )
+        raise ChartRepoError(f"{where}: digest '{digest}' is not a sha256 digest; only sha256 can be verified")
     return value.lower()
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     """'Bearer realm="https://r/token",service="s",scope="x"' -> ('bearer', {'realm': ..., ...})."""
     scheme, _, rest = header.strip().partition(" ")
-    params = {
-        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-        for m in _CHALLENGE_PARAM.finditer(rest)
-    }
+    params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in _CHALLENGE_PARAM.finditer(rest)}
     return scheme.lower(), params
 
 
@@ -127,11 +122,7 @@ class ChartRepo:
         for name in (chart, version):
             if not _SAFE_NAME.fullmatch(name):
                 raise ChartRepoError(f"'{name}' is not a valid chart name or version")
-        located = (
-            self.locate_oci(repo_url, chart, version)
-            if is_oci(repo_url)
-            else self.locate_helm(repo_url, chart, version)
-        )
+        located = self.locate_oci(repo_url, chart, version) if is_oci(repo_url) else self.locate_helm(repo_url, chart, version)
         cached = self.cache / f"{chart}-{version}.tgz"
         if cached.is_file():
             data = cached.read_bytes()
@@ -169,9 +160,7 @@ class ChartRepo:
             try:
                 index = yamlio.load(response.text)
             except yaml.YAMLError as exc:
-                raise ChartRepoError(
-                    f"{index_url}: not a Helm repository index ({yamlio.error_text(exc)})"
-                ) from exc
+                raise ChartRepoError(f"{index_url}: not a Helm repository index ({yamlio.error_text(exc)})") from exc
             self._indexes[index_url] = index if isinstance(index, dict) else {}
         return self._indexes[index_url]
 
@@ -203,9 +192,7 @@ class ChartRepo:
                 digest = normalise_digest(str(layer.get("digest", "")), url)
                 auth = {k: v for k, v in headers.items() if k == "Authorization"}
                 return Located(url=f"{base}/blobs/sha256:{digest}", digest=digest, headers=auth)
-        raise ChartRepoError(
-            f"{url}: no layer of type {HELM_CHART_LAYER}; is {repo_url}/{chart} a Helm chart?"
-        )
+        raise ChartRepoError(f"{url}: no layer of type {HELM_CHART_LAYER}; is {repo_url}/{chart} a Helm chart?")
 
     def _anonymous_token(self, challenge: requests.Response, repository: str) -> str:
         scheme, params = parse_challenge(challenge.headers.get("WWW-Authenticate", ""))
@@ -218,9 +205,7 @@ class ChartRepo:
             "service": params.get("service", ""),
             "scope": params.get("scope") or f"repository:{repository}:pull",
         }
-        response = self._ok(
-            self._get(params["realm"], params={k: v for k, v in query.items() if v}), "an anonymous token"
-        )
+        response = self._ok(self._get(params["realm"], params={k: v for k, v in query.items() if v}), "an anonymous token")
         try:
             body = json.loads(response.content)
         except ValueError as exc:
@@ -244,20 +229,14 @@ class ChartRepo:
         self, url: str, headers: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None
     ) -> requests.Response:
         try:
-            return self.session.get(
-                url, headers=dict(headers or {}), params=dict(params or {}), timeout=self.timeout
-            )
+            return self.session.get(url, headers=dict(headers or {}), params=dict(params or {}), timeout=self.timeout)
         except requests.RequestException as exc:
-            raise ChartRepoError(
-                f"GET {url} failed: {_first_line(exc)}; check the network and the repository URL"
-            ) from exc
+            raise ChartRepoError(f"GET {url} failed: {_first_line(exc)}; check the network and the repository URL") from exc
 
     @staticmethod
     def _ok(response: requests.Response, what: str) -> requests.Response:
         if response.status_code != 200:
-            raise ChartRepoError(
-                f"GET {response.url} for {what}: HTTP {response.status_code} {response.reason or ''}".rstrip()
-            )
+            raise ChartRepoError(f"GET {response.url} for {what}: HTTP {response.status_code} {response.reason or ''}".rstrip())
         return response
 
     @staticmethod

@@ -34,8 +34,11 @@ def compare(env: str, before: list[RenderedFile], after: list[RenderedFile]) -> 
     for key in sorted(set(old) & set(new)):
         if old[key] != new[key]:
             lines = difflib.unified_diff(
-                old[key].splitlines(keepends=True), new[key].splitlines(keepends=True),
-                fromfile=f"a/{env}/{key}", tofile=f"b/{env}/{key}", n=3,
+                old[key].splitlines(keepends=True),
+                new[key].splitlines(keepends=True),
+                fromfile=f"a/{env}/{key}",
+                tofile=f"b/{env}/{key}",
+                n=3,
             )
             result.changed[key] = "".join(lines)
     return result
@@ -58,7 +61,12 @@ def diff_against(repo: Repo, base: str, env: str | None = None) -> tuple[str, li
 
 
 def summary_markdown(commit: str, diffs: list[ClusterDiff]) -> str:
-    lines = [f"### Cluster changes against `{commit[:12]}`", "", "| cluster | added | removed | changed |", "|---|---:|---:|---:|"]
+    lines = [
+        f"### Cluster changes against `{commit[:12]}`",
+        "",
+        "| cluster | added | removed | changed |",
+        "|---|---:|---:|---:|",
+    ]
     for d in diffs:
         lines.append(f"| {d.env} | {len(d.added)} | {len(d.removed)} | {len(d.changed)} |")
     for d in diffs:
@@ -75,9 +83,7 @@ def summary_markdown(commit: str, diffs: list[ClusterDiff]) -> str:
 def to_json(commit: str, diffs: list[ClusterDiff]) -> dict[str, object]:
     return {
         "base": commit,
-        "clusters": [
-            {"env": d.env, "added": d.added, "removed": d.removed, "changed": d.changed} for d in diffs
-        ],
+        "clusters": [{"env": d.env, "added": d.added, "removed": d.removed, "changed": d.changed} for d in diffs],
     }
 
 

@@ -41,7 +41,9 @@ def render_env(repo: Repo, env: str) -> list[RenderedFile]:
     try:
         objects = render(repo.root, env, repo.path(f"clusters/{env}"))
     except KustomizeError as exc:
-        raise UsageError(f"clusters/{env}/kustomization.yaml: kustomize failed: {exc.message}; run `invoke check --env {env}`") from exc
+        raise UsageError(
+            f"clusters/{env}/kustomization.yaml: kustomize failed: {exc.message}; run `invoke check --env {env}`"
+        ) from exc
     files = [RenderedFile(ROOT_APP, object_file_name(o), yamlio.dump(o.obj)) for o in objects]
     ctx = CheckContext(repo=repo, schemas=SchemaStore(repo.root), envs=[env])
     for app in (o for o in objects if o.kind == "Application"):

@@ -86,9 +86,7 @@ class ClusterConfig:
 
 def git_toplevel(start: Path) -> Path:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, check=True
-        )
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, check=True)
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         raise UsageError(f"{start}: not inside a git repository; run invoke from a clone of the platform repo") from exc
     return Path(out.stdout.strip())
@@ -138,7 +136,9 @@ class Repo:
         """Files git knows or would add (tracked plus untracked, not ignored); every file outside git."""
         out = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=self.root, capture_output=True, text=True,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
         )
         if out.returncode != 0:  # an exported tree (invoke diff renders one) has no .git
             return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
@@ -171,7 +171,5 @@ class Repo:
         if env is None:
             return list(self.envs)
         if env not in self.envs:
-            raise UsageError(
-                f"--env {env}: no file {CLUSTERS_DIR}/{env}/cluster.yaml; choose one of: {', '.join(self.envs)}"
-            )
+            raise UsageError(f"--env {env}: no file {CLUSTERS_DIR}/{env}/cluster.yaml; choose one of: {', '.join(self.envs)}")
         return [env]

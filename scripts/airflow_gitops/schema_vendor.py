@@ -67,9 +67,7 @@ class Need:
 
 def app_files(root: Path, envs: Iterable[str]) -> list[str]:
     return [
-        f"{CLUSTERS_DIR}/{env}/apps/{p.name}"
-        for env in envs
-        for p in sorted((root / CLUSTERS_DIR / env / "apps").glob("*.yaml"))
+        f"{CLUSTERS_DIR}/{env}/apps/{p.name}" for env in envs for p in sorted((root / CLUSTERS_DIR / env / "apps").glob("*.yaml"))
     ]
 
 
@@ -102,9 +100,7 @@ def merge_pins(pins: Iterable[Pin]) -> list[Pin]:
     return list(merged.values())
 
 
-def plan(
-    pins: Iterable[Pin], catalog: dict[str, ChartEntry], exists: Callable[[str], bool], force: bool
-) -> list[Need]:
+def plan(pins: Iterable[Pin], catalog: dict[str, ChartEntry], exists: Callable[[str], bool], force: bool) -> list[Need]:
     """What each pin needs: exists(rel) says whether a repository path is there."""
     needs = []
     for pin in pins:
@@ -199,9 +195,7 @@ def _crd_file_name(doc: dict[str, Any]) -> str | None:
 def crds_in(chart_dir: Path, where: str) -> tuple[CrdFile, ...]:
     """CRDs from crds/ (must be plain YAML) and from templates/ files that are plain YAML."""
     found: dict[str, CrdFile] = {}
-    sources = [(p, True) for p in _yaml_files(chart_dir / "crds")] + [
-        (p, False) for p in _yaml_files(chart_dir / "templates")
-    ]
+    sources = [(p, True) for p in _yaml_files(chart_dir / "crds")] + [(p, False) for p in _yaml_files(chart_dir / "templates")]
     for path, required in sources:
         origin = f"{chart_dir.name}/{path.relative_to(chart_dir).as_posix()}"
         raw = path.read_bytes()
@@ -235,9 +229,7 @@ def read_chart(archive: ChartArchive, scratch: Path) -> ChartContents:
     try:  # BaseLoader keeps every scalar a string: appVersion 1.10 stays '1.10'
         chart_yaml = yaml.load(chart_file.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except yaml.YAMLError as exc:
-        raise UsageError(
-            f"{where}: {archive.chart}/Chart.yaml is not YAML ({yamlio.error_text(exc)})"
-        ) from exc
+        raise UsageError(f"{where}: {archive.chart}/Chart.yaml is not YAML ({yamlio.error_text(exc)})") from exc
     if not isinstance(chart_yaml, dict):
         raise UsageError(f"{where}: {archive.chart}/Chart.yaml is not a mapping")
     if (chart_yaml.get("name"), chart_yaml.get("version")) != (archive.chart, archive.version):
@@ -262,9 +254,7 @@ class Folder:
     files: dict[str, bytes]
 
 
-def source_note(
-    archive: ChartArchive, contents: ChartContents, today: str, what: str, files: list[tuple[str, str]]
-) -> bytes:
+def source_note(archive: ChartArchive, contents: ChartContents, today: str, what: str, files: list[tuple[str, str]]) -> bytes:
     licence = contents.licence or "not stated in the chart's Chart.yaml annotations"
     lines = [
         f"# Source: {archive.chart} {archive.version}, {what}",
@@ -296,9 +286,7 @@ def values_folder(need: Need, archive: ChartArchive, contents: ChartContents, to
             f"ships no {archive.chart}/{VALUES_SCHEMA}; set values_schema: {NONE} for it"
         )
     rel = str(Path(need.entry.values_schema_file(need.pin.version)).parent.as_posix())
-    note = source_note(
-        archive, contents, today, "chart values schema", [(VALUES_SCHEMA, f"{archive.chart}/{VALUES_SCHEMA}")]
-    )
+    note = source_note(archive, contents, today, "chart values schema", [(VALUES_SCHEMA, f"{archive.chart}/{VALUES_SCHEMA}")])
     return Folder(rel, {VALUES_SCHEMA: contents.values_schema, SOURCE_NOTE: note})
 
 
@@ -375,9 +363,7 @@ def load_catalog(repo: Repo) -> dict[str, ChartEntry]:
     try:
         return parse_catalog(repo.yaml_doc(CATALOG))
     except yaml.YAMLError as exc:
-        raise UsageError(
-            f"{CATALOG}:{yamlio.error_line(exc) or ''} not valid YAML ({yamlio.error_text(exc)})"
-        ) from exc
+        raise UsageError(f"{CATALOG}:{yamlio.error_line(exc) or ''} not valid YAML ({yamlio.error_text(exc)})") from exc
     except (AttributeError, KeyError, TypeError) as exc:
         raise UsageError(f"{CATALOG}: not in the catalog format its header describes ({exc})") from exc
 
@@ -388,9 +374,7 @@ def read_pins(repo: Repo, envs: Iterable[str]) -> list[Pin]:
         try:
             docs = repo.yaml_docs(file)
         except yaml.YAMLError as exc:
-            raise UsageError(
-                f"{file}:{yamlio.error_line(exc) or ''} not valid YAML ({yamlio.error_text(exc)})"
-            ) from exc
+            raise UsageError(f"{file}:{yamlio.error_line(exc) or ''} not valid YAML ({yamlio.error_text(exc)})") from exc
         pins.extend(pins_of(file, docs))
     return merge_pins(pins)
 

@@ -92,11 +92,7 @@ def strict(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {key: strict(value) for key, value in schema.items()}
-    if (
-        "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
+    if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
         out["additionalProperties"] = False
     return out
 
@@ -175,7 +171,9 @@ class SchemaStore:
                 wanted = Version(minor)
             except InvalidVersion:
                 return None
-            candidates = [name for version, name in sorted(available) if (version.major, version.minor) <= (wanted.major, wanted.minor)]
+            candidates = [
+                name for version, name in sorted(available) if (version.major, version.minor) <= (wanted.major, wanted.minor)
+            ]
             if not candidates:
                 return None
             folder = Path(str(base.joinpath(candidates[-1])))

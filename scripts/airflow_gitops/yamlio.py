@@ -7,10 +7,9 @@ from typing import Any
 
 import yaml
 
-try:  # libyaml is ~10x faster; fall back to the pure loader where it was not built
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+# libyaml is ~10x faster; fall back to the pure loader where PyYAML was built without it
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 PathPart = str | int
 
@@ -37,8 +36,12 @@ def error_text(exc: yaml.YAMLError) -> str:
 
 
 def dump(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=yaml.CSafeDumper if hasattr(yaml, "CSafeDumper") else yaml.SafeDumper,
-                     sort_keys=False, default_flow_style=False)
+    return yaml.dump(
+        obj,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+    )
 
 
 def dump_all(objs: Sequence[Any]) -> str:

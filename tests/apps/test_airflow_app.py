@@ -75,9 +75,7 @@ def external_secrets(env: str | None = None) -> dict[str, dict[str, Any]]:
 # --- values --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("env", ENVS)
 def test_merged_values_match_the_chart_schema(env: str) -> None:
-    schema = json.loads(
-        (REPO_ROOT / "schemas" / "charts" / "airflow" / CHART_VERSION / "values.schema.json").read_text()
-    )
+    schema = json.loads((REPO_ROOT / "schemas" / "charts" / "airflow" / CHART_VERSION / "values.schema.json").read_text())
     errors = [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
         for e in jsonschema.Draft7Validator(schema).iter_errors(merged_values(env))
@@ -111,11 +109,7 @@ def test_service_accounts_are_the_workload_identities(env: str) -> None:
     }
     assert v["workers"]["celery"]["serviceAccount"]["create"] is True
     accounts.add(v["workers"]["celery"]["serviceAccount"]["name"])
-    identities = {
-        i["service_account"]
-        for i in cluster(env)["workload_identities"].values()
-        if i["namespace"] == "airflow"
-    }
+    identities = {i["service_account"] for i in cluster(env)["workload_identities"].values() if i["namespace"] == "airflow"}
     assert accounts == identities
 
 
@@ -179,9 +173,7 @@ def test_secret_names_in_values_are_built_by_external_secrets() -> None:
         v["apiSecretKeySecretName"]: {"api-secret-key"},
         v["jwtSecretName"]: {"jwt-secret"},
         v["pgbouncer"]["configSecretName"]: {"pgbouncer.ini", "users.txt"},
-        v["pgbouncer"]["metricsExporterSidecar"]["statsSecretName"]: {
-            v["pgbouncer"]["metricsExporterSidecar"]["statsSecretKey"]
-        },
+        v["pgbouncer"]["metricsExporterSidecar"]["statsSecretName"]: {v["pgbouncer"]["metricsExporterSidecar"]["statsSecretKey"]},
     }
     for name, needed in expected.items():
         assert name in built, name

@@ -127,9 +127,7 @@ def test_single_group_as_string_counts_as_one_group() -> None:
 
 
 def test_non_string_group_members_are_ignored() -> None:
-    assert cr.groups_from_claims({"cognito:groups": [None, 7, {"x": 1}, "airflow-viewer"]}) == [
-        "airflow-viewer"
-    ]
+    assert cr.groups_from_claims({"cognito:groups": [None, 7, {"x": 1}, "airflow-viewer"]}) == ["airflow-viewer"]
 
 
 @pytest.mark.parametrize("bad", [{"airflow-admin": True}, 1, True])
@@ -145,9 +143,7 @@ def test_roles_for_groups_ignores_unknown_groups() -> None:
 # --- identity claims ---------------------------------------------------------------------------
 def test_username_prefers_cognito_username_then_username_then_sub() -> None:
     assert cr.user_info_from_claims(claims(username="other"))["username"] == "jdoe"
-    assert (
-        cr.user_info_from_claims(claims(**{"cognito:username": None, "username": "u2"}))["username"] == "u2"
-    )
+    assert cr.user_info_from_claims(claims(**{"cognito:username": None, "username": "u2"}))["username"] == "u2"
     only_sub = claims(**{"cognito:username": None})
     assert cr.user_info_from_claims(only_sub)["username"] == only_sub["sub"]
 
@@ -223,17 +219,8 @@ def test_issuer_refuses_a_pool_outside_the_region(region: str, pool: str) -> Non
 
 def test_module_imports_neither_airflow_nor_flask() -> None:
     tree = ast.parse((AUTH_DIR / "cognito_roles.py").read_text())
-    imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    imported |= {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= {"__future__", "re", "collections", "types", "typing"}
 
 
@@ -282,9 +269,7 @@ def test_webserver_config_compiles(tmp_path: Path) -> None:
 def test_webserver_config_reads_exactly_the_variables_the_api_server_gets() -> None:
     read = _env_names_read(_webserver_tree())
     values = _load_yaml(REPO_ROOT / "apps" / "airflow" / "values.yaml")
-    from_secret = {
-        e["name"]: e["valueFrom"]["secretKeyRef"] for e in values["apiServer"]["env"] if "valueFrom" in e
-    }
+    from_secret = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in values["apiServer"]["env"] if "valueFrom" in e}
     assert read == set(from_secret) | {"AWS_REGION"}
     # Each of those variables is a key the ExternalSecret really writes.
     cognito = _external_secret("airflow-cognito")
@@ -319,12 +304,8 @@ def test_webserver_config_login_settings() -> None:
     constants = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
     assert not constants & {"Admin", "Op", "User", "Viewer"}
 
-    imports = {
-        node.module: {a.name for a in node.names} for node in tree.body if isinstance(node, ast.ImportFrom)
-    }
-    assert imports["airflow.providers.fab.auth_manager.security_manager.override"] == {
-        "FabAirflowSecurityManagerOverride"
-    }
+    imports = {node.module: {a.name for a in node.names} for node in tree.body if isinstance(node, ast.ImportFrom)}
+    assert imports["airflow.providers.fab.auth_manager.security_manager.override"] == {"FabAirflowSecurityManagerOverride"}
     assert any(isinstance(n, ast.Import) and n.names[0].name == "cognito_roles" for n in tree.body)
 
 

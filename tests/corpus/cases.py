@@ -65,17 +65,24 @@ def _unknown_secret_store(root: Path) -> str:
 def _nodepool_bad_operator(root: Path) -> str:
     def change(doc: dict) -> None:  # type: ignore[type-arg]
         doc["spec"]["template"]["spec"]["requirements"][0]["operator"] = "Equals"
+
     return edit_object(root, "NodePool", "system", change)
 
 
 def _plaintext_password(root: Path) -> str:
-    return edit_yaml(root, "clusters/dev/values/airflow.yaml",
-                     lambda v: set_path(v, "data.metadataConnection", {"user": "airflow", "pass": "hunter2"}))
+    return edit_yaml(
+        root,
+        "clusters/dev/values/airflow.yaml",
+        lambda v: set_path(v, "data.metadataConnection", {"user": "airflow", "pass": "hunter2"}),
+    )
 
 
 def _credentials_in_url(root: Path) -> str:
-    return edit_yaml(root, "clusters/staging/values/airflow.yaml",
-                     lambda v: set_path(v, "config.database", {"sql_alchemy_conn": "postgresql://airflow:s3cret@db:5432/airflow"}))
+    return edit_yaml(
+        root,
+        "clusters/staging/values/airflow.yaml",
+        lambda v: set_path(v, "config.database", {"sql_alchemy_conn": "postgresql://airflow:s3cret@db:5432/airflow"}),
+    )
 
 
 def _latest_in_prod(root: Path) -> str:
@@ -118,8 +125,7 @@ def _values_file_missing(root: Path) -> str:
 
 def _ignore_missing_value_files(root: Path) -> str:
     rel = "clusters/dev/apps/keda.yaml"
-    return edit_doc(root, rel, "Application", "keda",
-                    lambda d: set_path(d, "spec.sources.0.helm.ignoreMissingValueFiles", True))
+    return edit_doc(root, rel, "Application", "keda", lambda d: set_path(d, "spec.sources.0.helm.ignoreMissingValueFiles", True))
 
 
 def _default_project(root: Path) -> str:
@@ -159,19 +165,32 @@ def _workload_identity_missing(root: Path) -> str:
 
 
 def _workload_identity_orphan(root: Path) -> str:
-    return edit_yaml(root, "clusters/prod/cluster.yaml", lambda c: set_path(
-        c, "workload_identities.reporting", {"namespace": "reporting", "service_account": "reporter", "policy": "reports"}))
+    return edit_yaml(
+        root,
+        "clusters/prod/cluster.yaml",
+        lambda c: set_path(
+            c, "workload_identities.reporting", {"namespace": "reporting", "service_account": "reporter", "policy": "reports"}
+        ),
+    )
 
 
 def _values_source_elsewhere(root: Path) -> str:
     rel = "clusters/dev/apps/keda.yaml"
-    return edit_doc(root, rel, "Application", "keda",
-                    lambda d: set_path(d, "spec.sources.1.repoURL", "https://github.com/someone-else/fork.git"))
+    return edit_doc(
+        root,
+        rel,
+        "Application",
+        "keda",
+        lambda d: set_path(d, "spec.sources.1.repoURL", "https://github.com/someone-else/fork.git"),
+    )
 
 
 def _logs_bucket_mismatch(root: Path) -> str:
-    return edit_yaml(root, "clusters/dev/values/airflow.yaml",
-                     lambda v: set_path(v, "config.logging.remote_base_log_folder", "s3://some-other-bucket/airflow"))
+    return edit_yaml(
+        root,
+        "clusters/dev/values/airflow.yaml",
+        lambda v: set_path(v, "config.logging.remote_base_log_folder", "s3://some-other-bucket/airflow"),
+    )
 
 
 def _resources_missing(root: Path) -> str:
@@ -216,13 +235,13 @@ def _builtin_kind_invalid(root: Path) -> str:
 
 def _value_files_out_of_order(root: Path) -> str:
     rel = "clusters/prod/apps/keda.yaml"
-    return edit_doc(root, rel, "Application", "keda",
-                    lambda d: d["spec"]["sources"][0]["helm"]["valueFiles"].reverse())
+    return edit_doc(root, rel, "Application", "keda", lambda d: d["spec"]["sources"][0]["helm"]["valueFiles"].reverse())
 
 
 def _ingress_host_mismatch(root: Path) -> str:
-    return edit_yaml(root, "clusters/prod/values/airflow.yaml",
-                     lambda v: set_path(v, "ingress.apiServer.hosts.0.name", "airflow.example.org"))
+    return edit_yaml(
+        root, "clusters/prod/values/airflow.yaml", lambda v: set_path(v, "ingress.apiServer.hosts.0.name", "airflow.example.org")
+    )
 
 
 CASES: tuple[Case, ...] = (

@@ -83,7 +83,7 @@ class CheckContext:
                 parsed = self.repo.yaml_docs(rel)
             except (OSError, yaml.YAMLError):
                 continue
-            for node, doc in zip(docs, parsed):
+            for node, doc in zip(docs, parsed, strict=True):
                 if not _same_object(doc, obj):
                     continue
                 depth, line = yamlio.match_depth(node, path)

@@ -16,10 +16,7 @@ SKIPPED_PREFIXES = ("schemas/", "node_modules/", ".venv/")
 
 
 def files_to_parse(ctx: CheckContext) -> list[str]:
-    return [
-        f for f in ctx.repo.tracked_files
-        if f.endswith(PARSED_SUFFIXES) and not f.startswith(SKIPPED_PREFIXES)
-    ]
+    return [f for f in ctx.repo.tracked_files if f.endswith(PARSED_SUFFIXES) and not f.startswith(SKIPPED_PREFIXES)]
 
 
 def run(ctx: CheckContext) -> None:
@@ -35,11 +32,15 @@ def _parse_yaml(ctx: CheckContext, rel: str) -> None:
         ctx.repo.yaml_docs(rel)
     except yaml.YAMLError as exc:
         ctx.broken_files.add(rel)
-        ctx.add(error(
-            "yaml-syntax", rel, f"not valid YAML: {yamlio.error_text(exc)}",
-            "fix the syntax at that line (indentation, a missing ':' or an unclosed quote)",
-            yamlio.error_line(exc),
-        ))
+        ctx.add(
+            error(
+                "yaml-syntax",
+                rel,
+                f"not valid YAML: {yamlio.error_text(exc)}",
+                "fix the syntax at that line (indentation, a missing ':' or an unclosed quote)",
+                yamlio.error_line(exc),
+            )
+        )
     except UnicodeDecodeError:
         ctx.broken_files.add(rel)
         ctx.add(error("yaml-syntax", rel, "not UTF-8 text", "save the file as UTF-8"))

@@ -10,7 +10,7 @@ from typing import Any
 from ..findings import error
 from ..helm_values import dotted_get, dotted_path
 from ..kustomize import RenderedObject
-from .context import CheckContext, ChartRelease, ClusterRender, PathPart
+from .context import ChartRelease, CheckContext, ClusterRender, PathPart
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
@@ -61,24 +61,38 @@ def _images(ctx: CheckContext, cluster: ClusterRender, release: ChartRelease) ->
         where = [*path, "tag"]
         if isinstance(tag, str) and (tag == "latest" or tag.endswith(":latest")):
             file, line = ctx.value_location(release, where)
-            ctx.add(error(
-                "image-latest", file, f"[{cluster.env}] image {block.get('repository')} uses tag 'latest', which moves without review",
-                "pin a released tag (and a digest in staging and prod)", line,
-            ))
+            ctx.add(
+                error(
+                    "image-latest",
+                    file,
+                    f"[{cluster.env}] image {block.get('repository')} uses tag 'latest', which moves without review",
+                    "pin a released tag (and a digest in staging and prod)",
+                    line,
+                )
+            )
         digest = block.get("digest")
         if digest not in (None, "") and not DIGEST.match(str(digest)):
             file, line = ctx.value_location(release, [*path, "digest"])
-            ctx.add(error(
-                "image-digest-format", file, f"[{cluster.env}] image digest {digest!r} is not sha256:<64 hex>",
-                "copy the digest that `invoke promote` or ECR reports", line,
-            ))
+            ctx.add(
+                error(
+                    "image-digest-format",
+                    file,
+                    f"[{cluster.env}] image digest {digest!r} is not sha256:<64 hex>",
+                    "copy the digest that `invoke promote` or ECR reports",
+                    line,
+                )
+            )
         if cluster.config.pins_by_digest and tuple(path) in env_paths and not digest:
             file, line = ctx.value_location(release, where)
-            ctx.add(error(
-                "image-digest-required", file,
-                f"[{cluster.env}] image {block.get('repository')}:{tag} is pinned by tag only; {cluster.env} pins images by digest",
-                "add the digest (invoke promote writes tag and digest together)", line,
-            ))
+            ctx.add(
+                error(
+                    "image-digest-required",
+                    file,
+                    f"[{cluster.env}] image {block.get('repository')}:{tag} is pinned by tag only; {cluster.env} pins images by digest",
+                    "add the digest (invoke promote writes tag and digest together)",
+                    line,
+                )
+            )
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -89,21 +103,30 @@ def _plaintext_values(ctx: CheckContext, release: ChartRelease) -> None:
         key = str(path[-1])
         if SECRET_KEY.match(key) or CREDENTIALS_IN_URL.search(node):
             file, line = ctx.value_location(release, path)
-            ctx.add(error(
-                "plaintext-secret", file,
-                f"[{release.env}] {release.source.chart} value {'.'.join(map(str, path))} holds a secret in plain text",
-                "store it in Secrets Manager and reference the Kubernetes Secret an ExternalSecret builds", line,
-            ))
+            ctx.add(
+                error(
+                    "plaintext-secret",
+                    file,
+                    f"[{release.env}] {release.source.chart} value {'.'.join(map(str, path))} holds a secret in plain text",
+                    "store it in Secrets Manager and reference the Kubernetes Secret an ExternalSecret builds",
+                    line,
+                )
+            )
 
 
 def _secret_objects(ctx: CheckContext, cluster: ClusterRender) -> None:
     for obj in cluster.of_kind("Secret"):
         if obj.group == "" and (obj.obj.get("data") or obj.obj.get("stringData")):
             file, line = ctx.locate(obj, ["data"] if obj.obj.get("data") else ["stringData"])
-            ctx.add(error(
-                "plaintext-secret", file, f"[{cluster.env}] {obj.label()} carries secret data in git",
-                "delete it and create an ExternalSecret that reads the value from Secrets Manager", line,
-            ))
+            ctx.add(
+                error(
+                    "plaintext-secret",
+                    file,
+                    f"[{cluster.env}] {obj.label()} carries secret data in git",
+                    "delete it and create an ExternalSecret that reads the value from Secrets Manager",
+                    line,
+                )
+            )
 
 
 # --- resources and chart settings ---------------------------------------------------------------------
@@ -120,16 +143,26 @@ def _resources(ctx: CheckContext, release: ChartRelease) -> None:
         resources = dotted_get(release.merged.values, dotted)
         requests = (resources or {}).get("requests") or {} if isinstance(resources, dict) else {}
         limits = (resources or {}).get("limits") or {} if isinstance(resources, dict) else {}
-        missing = [name for name, ok in (
-            ("requests.cpu", "cpu" in requests), ("requests.memory", "memory" in requests), ("limits.memory", "memory" in limits),
-        ) if not ok]
+        missing = [
+            name
+            for name, ok in (
+                ("requests.cpu", "cpu" in requests),
+                ("requests.memory", "memory" in requests),
+                ("limits.memory", "memory" in limits),
+            )
+            if not ok
+        ]
         if missing:
             file, line = ctx.value_location(release, dotted_path(dotted))
-            ctx.add(error(
-                "resources-missing", file,
-                f"[{release.env}] {release.source.chart} {dotted} lacks {', '.join(missing)}",
-                "set CPU and memory requests and a memory limit, so the scheduler and Karpenter size nodes right", line,
-            ))
+            ctx.add(
+                error(
+                    "resources-missing",
+                    file,
+                    f"[{release.env}] {release.source.chart} {dotted} lacks {', '.join(missing)}",
+                    "set CPU and memory requests and a memory limit, so the scheduler and Karpenter size nodes right",
+                    line,
+                )
+            )
 
 
 def _required_values(ctx: CheckContext, release: ChartRelease) -> None:
@@ -140,11 +173,15 @@ def _required_values(ctx: CheckContext, release: ChartRelease) -> None:
         actual = dotted_get(release.merged.values, rule.path)
         if actual != rule.equals:
             file, line = ctx.value_location(release, dotted_path(rule.path))
-            ctx.add(error(
-                rule.rule, file,
-                f"[{release.env}] {release.source.chart} value {rule.path} is {actual!r}: {rule.why}",
-                f"set {rule.path}: {str(rule.equals).lower() if isinstance(rule.equals, bool) else rule.equals}", line,
-            ))
+            ctx.add(
+                error(
+                    rule.rule,
+                    file,
+                    f"[{release.env}] {release.source.chart} value {rule.path} is {actual!r}: {rule.why}",
+                    f"set {rule.path}: {str(rule.equals).lower() if isinstance(rule.equals, bool) else rule.equals}",
+                    line,
+                )
+            )
 
 
 # --- ordering ------------------------------------------------------------------------------------------
@@ -178,15 +215,23 @@ def _crds_before_crs(ctx: CheckContext, cluster: ClusterRender) -> None:
             continue  # Argo CD's own kinds exist before any sync: Terraform installs Argo CD first
         if wave(obj) <= wave(owner):
             file, line = ctx.locate(obj, ["metadata", "annotations"])
-            ctx.add(error(
-                "crd-before-cr", file,
-                f"[{cluster.env}] {obj.label()} syncs in wave {wave(obj)}, not after Application {owner.name} (wave {wave(owner)}) that installs its CRD",
-                f"set {SYNC_WAVE} to a wave greater than {wave(owner)}", line,
-            ))
+            ctx.add(
+                error(
+                    "crd-before-cr",
+                    file,
+                    f"[{cluster.env}] {obj.label()} syncs in wave {wave(obj)}, not after Application {owner.name} (wave {wave(owner)}) that installs its CRD",
+                    f"set {SYNC_WAVE} to a wave greater than {wave(owner)}",
+                    line,
+                )
+            )
         if "SkipDryRunOnMissingResource=true" not in obj.annotations.get(SYNC_OPTIONS, ""):
             file, line = ctx.locate(obj, ["metadata", "annotations"])
-            ctx.add(error(
-                "skip-dry-run-missing", file,
-                f"[{cluster.env}] {obj.label()} needs a CRD from the same sync, but lacks SkipDryRunOnMissingResource",
-                f"add the annotation {SYNC_OPTIONS}: SkipDryRunOnMissingResource=true", line,
-            ))
+            ctx.add(
+                error(
+                    "skip-dry-run-missing",
+                    file,
+                    f"[{cluster.env}] {obj.label()} needs a CRD from the same sync, but lacks SkipDryRunOnMissingResource",
+                    f"add the annotation {SYNC_OPTIONS}: SkipDryRunOnMissingResource=true",
+                    line,
+                )
+            )

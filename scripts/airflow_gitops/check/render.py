@@ -17,7 +17,7 @@ def run(ctx: CheckContext) -> None:
     envs = [env for env in ctx.envs if ctx.repo.cluster_file(env) not in ctx.broken_files]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = list(pool.map(lambda env: _render_one(ctx, env), envs))
-    for env, outcome in zip(envs, results):
+    for env, outcome in zip(envs, results, strict=True):
         if isinstance(outcome, KustomizeError):
             ctx.add(_kustomize_finding(ctx, env, outcome.message))
             continue
@@ -51,29 +51,38 @@ def _kustomize_finding(ctx: CheckContext, env: str, message: str) -> Finding:
         kind, name = (found.group(1), found.group(2)) if found else ("object", "?")
         file, line = _second_definition(ctx, message, kind, name)
         return error(
-            "duplicate-object", file or kustomization,
+            "duplicate-object",
+            file or kustomization,
             f"[{env}] {kind} {name} is defined twice; kustomize refuses the second",
-            "rename or remove one of the two; each object may be defined once per cluster", line,
+            "rename or remove one of the two; each object may be defined once per cluster",
+            line,
         )
     target = _PATCH_TARGET.search(message)
     if target:
         kind, name = target.group(1), target.group(2)
         file, line = _patch_defining(ctx, env, kind, name)
         return error(
-            "patch-target-missing", file or kustomization,
+            "patch-target-missing",
+            file or kustomization,
             f"[{env}] a patch targets {kind} {name}, but no such object is rendered (renamed, or its apiVersion changed)",
-            "make the patch's apiVersion, kind and name match the object, or remove the patch", line,
+            "make the patch's apiVersion, kind and name match the object, or remove the patch",
+            line,
         )
     missing = _LSTAT.search(message)
     if missing:
         rel = missing.group(1).replace(root, "")
         file, line = _listed_in(ctx, rel)
         return error(
-            "kustomize-missing-file", file or kustomization, f"[{env}] {rel} does not exist, but a kustomization lists it",
-            f"create {rel} or remove it from the kustomization", line,
+            "kustomize-missing-file",
+            file or kustomization,
+            f"[{env}] {rel} does not exist, but a kustomization lists it",
+            f"create {rel} or remove it from the kustomization",
+            line,
         )
     return error(
-        "kustomize-build", kustomization, f"[{env}] kubectl kustomize failed: {message[-400:]}",
+        "kustomize-build",
+        kustomization,
+        f"[{env}] kubectl kustomize failed: {message[-400:]}",
         f"run `kubectl kustomize clusters/{env}` and fix what it reports",
     )
 
@@ -105,7 +114,7 @@ def _second_definition(ctx: CheckContext, message: str, kind: str, name: str) ->
         return rel, None
     seen = 0
     line: int | None = None
-    for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel)):
+    for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel), strict=True):
         if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name:
             seen += 1
             line = node.start_mark.line + 1
@@ -116,7 +125,7 @@ def _patch_defining(ctx: CheckContext, env: str, kind: str, name: str) -> tuple[
     for rel in ctx.patch_files(env):
         if not ctx.repo.exists(rel) or rel in ctx.broken_files:
             continue
-        for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel)):
+        for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel), strict=True):
             if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name:
                 return rel, node.start_mark.line + 1
     return None, None

@@ -30,10 +30,14 @@ def find_checkov(root: Path) -> str | None:
 def run(ctx: CheckContext) -> None:
     checkov = find_checkov(ctx.repo.root)
     if checkov is None:
-        ctx.add(error(
-            "tool-missing", "Makefile", "checkov is not installed, so --all cannot scan the rendered manifests",
-            f"run `make tools` (installs it into {LOCAL_CHECKOV}) or set {CHECKOV_ENV} to its path",
-        ))
+        ctx.add(
+            error(
+                "tool-missing",
+                "Makefile",
+                "checkov is not installed, so --all cannot scan the rendered manifests",
+                f"run `make tools` (installs it into {LOCAL_CHECKOV}) or set {CHECKOV_ENV} to its path",
+            )
+        )
         return
     for cluster in ctx.clusters.values():
         _scan(ctx, checkov, cluster.env, cluster.objects)
@@ -48,23 +52,33 @@ def _scan(ctx: CheckContext, checkov: str, env: str, objects: list[RenderedObjec
             by_file[name] = obj
         proc = subprocess.run(
             [checkov, "-d", tmp, "--framework", "kubernetes", "--skip-download", "--quiet", "--compact", "-o", "json"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if proc.returncode not in (0, 1) or not proc.stdout.strip():
-            ctx.add(error(
-                "checkov", f"clusters/{env}/kustomization.yaml", f"checkov did not run: {proc.stderr.strip()[-300:]}",
-                "run checkov by hand on `invoke render` output and fix what stops it",
-            ))
+            ctx.add(
+                error(
+                    "checkov",
+                    f"clusters/{env}/kustomization.yaml",
+                    f"checkov did not run: {proc.stderr.strip()[-300:]}",
+                    "run checkov by hand on `invoke render` output and fix what stops it",
+                )
+            )
             return
         for failed in _failed_checks(json.loads(proc.stdout)):
-            obj = by_file.get(Path(str(failed.get("file_path", ""))).name)
-            file, line = ctx.locate(obj, []) if obj else (f"clusters/{env}/kustomization.yaml", None)
-            label = obj.label() if obj else failed.get("resource", "")
-            ctx.add(error(
-                f"checkov:{failed.get('check_id')}", file, f"[{env}] {label}: {failed.get('check_name')}",
-                failed.get("guideline") or "fix the setting, or skip it on the object with a "
-                "`checkov.io/skip1: <id>=<reason>` annotation", line,
-            ))
+            found = by_file.get(Path(str(failed.get("file_path", ""))).name)
+            file, line = ctx.locate(found, []) if found else (f"clusters/{env}/kustomization.yaml", None)
+            label = found.label() if found else failed.get("resource", "")
+            ctx.add(
+                error(
+                    f"checkov:{failed.get('check_id')}",
+                    file,
+                    f"[{env}] {label}: {failed.get('check_name')}",
+                    failed.get("guideline")
+                    or "fix the setting, or skip it on the object with a `checkov.io/skip1: <id>=<reason>` annotation",
+                    line,
+                )
+            )
 
 
 def _failed_checks(report: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import yaml
 
 from ..findings import error, warning
 from ..kustomize import RenderedObject
-from .context import CheckContext, ChartRelease, ClusterRender, PathPart
+from .context import ChartRelease, CheckContext, ClusterRender, PathPart
 
 MAX_ERRORS_PER_OBJECT = 10
 _UNEXPECTED = re.compile(r"\('([^']+)' (?:was|were) unexpected\)")
@@ -42,11 +42,15 @@ def _crd_dirs(ctx: CheckContext, cluster: ClusterRender) -> list[str]:
         folder = entry.crd_dir(release.source.version)
         file, line = ctx.locate(release.app, ["spec", "sources", release.source.index, "targetRevision"])
         if folder is None or not ctx.repo.path(folder).is_dir():
-            ctx.add(error(
-                "crd-schema-missing", file,
-                f"no vendored CRDs for chart {entry.name} {release.source.version}",
-                "run `invoke schemas` to vendor them, or pin a version listed in schemas/catalog.yaml", line,
-            ))
+            ctx.add(
+                error(
+                    "crd-schema-missing",
+                    file,
+                    f"no vendored CRDs for chart {entry.name} {release.source.version}",
+                    "run `invoke schemas` to vendor them, or pin a version listed in schemas/catalog.yaml",
+                    line,
+                )
+            )
             continue
         dirs.append(folder)
     return dirs
@@ -85,73 +89,109 @@ def _validate_object(ctx: CheckContext, cluster: ClusterRender, obj: RenderedObj
             try:
                 validator = ctx.schemas.crd_validator(folder, gvk)
             except (OSError, yaml.YAMLError) as exc:
-                ctx.add(error("crd-schema-missing", folder, f"cannot read vendored CRDs: {exc}",
-                              "run `invoke schemas` to vendor them again"))
+                ctx.add(
+                    error(
+                        "crd-schema-missing",
+                        folder,
+                        f"cannot read vendored CRDs: {exc}",
+                        "run `invoke schemas` to vendor them again",
+                    )
+                )
                 continue
             if validator is not None:
                 break
     if validator is None:
         file, line = ctx.locate(obj, ["apiVersion"])
-        ctx.add(error(
-            "unknown-kind", file,
-            f"[{obj.env}] {obj.label()}: no schema for {obj.api_version} {obj.kind} in Kubernetes {version} "
-            "or in the CRDs of the operators this cluster pins",
-            "correct apiVersion/kind, or add the operator that serves it and vendor its CRDs", line,
-        ))
+        ctx.add(
+            error(
+                "unknown-kind",
+                file,
+                f"[{obj.env}] {obj.label()}: no schema for {obj.api_version} {obj.kind} in Kubernetes {version} "
+                "or in the CRDs of the operators this cluster pins",
+                "correct apiVersion/kind, or add the operator that serves it and vendor its CRDs",
+                line,
+            )
+        )
         return
     for err in _schema_errors(validator, obj.obj):
         path = _error_path(err)
         file, line = ctx.locate(obj, path)
-        ctx.add(error(
-            rule, file, f"[{obj.env}] {obj.label()} at {_dotted(path)}: {_short(err.message)}",
-            "make the field match the schema of the pinned version (see the message)", line,
-        ))
+        ctx.add(
+            error(
+                rule,
+                file,
+                f"[{obj.env}] {obj.label()} at {_dotted(path)}: {_short(err.message)}",
+                "make the field match the schema of the pinned version (see the message)",
+                line,
+            )
+        )
 
 
 def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
     src = release.source
     app_file, app_line = ctx.locate(release.app, ["spec", "sources", src.index, "helm", "valueFiles"])
     for missing in release.merged.missing:
-        ctx.add(error(
-            "values-file-missing", app_file,
-            f"[{release.env}] Application {release.app.name} names value file {missing}, which does not exist",
-            f"create {missing} or correct the path in helm.valueFiles (missing files are never ignored)", app_line,
-        ))
+        ctx.add(
+            error(
+                "values-file-missing",
+                app_file,
+                f"[{release.env}] Application {release.app.name} names value file {missing}, which does not exist",
+                f"create {missing} or correct the path in helm.valueFiles (missing files are never ignored)",
+                app_line,
+            )
+        )
     for ref in release.merged.unresolved:
-        ctx.add(error(
-            "values-ref-unknown", app_file,
-            f"[{release.env}] Application {release.app.name}: value file {ref} names no source with that ref",
-            "add a source with `ref:` of that name, or use `$values/`", app_line,
-        ))
+        ctx.add(
+            error(
+                "values-ref-unknown",
+                app_file,
+                f"[{release.env}] Application {release.app.name}: value file {ref} names no source with that ref",
+                "add a source with `ref:` of that name, or use `$values/`",
+                app_line,
+            )
+        )
     entry = ctx.schemas.chart(src.chart)
     if entry is None:
         file, line = ctx.locate(release.app, ["spec", "sources", src.index, "chart"])
-        ctx.add(error(
-            "chart-unknown", file, f"[{release.env}] chart {src.chart} is not in schemas/catalog.yaml",
-            "add the chart to schemas/catalog.yaml and run `invoke schemas`", line,
-        ))
+        ctx.add(
+            error(
+                "chart-unknown",
+                file,
+                f"[{release.env}] chart {src.chart} is not in schemas/catalog.yaml",
+                "add the chart to schemas/catalog.yaml and run `invoke schemas`",
+                line,
+            )
+        )
         return
     if entry.values_schema != "published" or not src.version:
         return
     schema_file = entry.values_schema_file(src.version)
     if not ctx.repo.exists(schema_file):
         file, line = ctx.locate(release.app, ["spec", "sources", src.index, "targetRevision"])
-        ctx.add(warning(
-            "chart-schema-missing", file,
-            f"[{release.env}] {src.chart} {src.version} publishes values.schema.json, but {schema_file} is not vendored",
-            "run `invoke schemas` where the chart repository is reachable, and commit the result", line,
-        ))
+        ctx.add(
+            warning(
+                "chart-schema-missing",
+                file,
+                f"[{release.env}] {src.chart} {src.version} publishes values.schema.json, but {schema_file} is not vendored",
+                "run `invoke schemas` where the chart repository is reachable, and commit the result",
+                line,
+            )
+        )
         return
     validator = ctx.schemas.values_validator(schema_file)
     _unknown_top_level_keys(ctx, release, validator.schema)
     for err in _schema_errors(validator, release.merged.values):
         path = _error_path(err)
         file, line = ctx.value_location(release, path)
-        ctx.add(error(
-            "helm-values-schema", file,
-            f"[{release.env}] {src.chart} {src.version} values at {_dotted(path)}: {_short(err.message)}",
-            f"use a key and type that {src.chart} {src.version}'s values.schema.json accepts", line,
-        ))
+        ctx.add(
+            error(
+                "helm-values-schema",
+                file,
+                f"[{release.env}] {src.chart} {src.version} values at {_dotted(path)}: {_short(err.message)}",
+                f"use a key and type that {src.chart} {src.version}'s values.schema.json accepts",
+                line,
+            )
+        )
 
 
 def _unknown_top_level_keys(ctx: CheckContext, release: ChartRelease, schema: Any) -> None:
@@ -162,8 +202,12 @@ def _unknown_top_level_keys(ctx: CheckContext, release: ChartRelease, schema: An
     src = release.source
     for key in sorted(set(release.merged.values) - known):
         file, line = ctx.value_location(release, [key])
-        ctx.add(error(
-            "helm-values-unknown-key", file,
-            f"[{release.env}] {src.chart} {src.version} has no top-level value '{key}'; Helm would ignore it",
-            f"correct the key; see the keys of {src.chart} {src.version}'s values.schema.json", line,
-        ))
+        ctx.add(
+            error(
+                "helm-values-unknown-key",
+                file,
+                f"[{release.env}] {src.chart} {src.version} has no top-level value '{key}'; Helm would ignore it",
+                f"correct the key; see the keys of {src.chart} {src.version}'s values.schema.json",
+                line,
+            )
+        )
