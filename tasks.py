@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from airflow_gitops import cli
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
+
+from airflow_gitops import cli
 
 
 def _finish(code: int) -> None:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from airflow_gitops.chart_repo import (
     HELM_CHART_LAYER,
     OCI_MANIFEST,
@@ -21,8 +24,6 @@ from airflow_gitops.chart_repo import (
     make_session,
     parse_challenge,
 )
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 TOKEN = "anonymous-pull-token"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from airflow_gitops.helm_values import (
     chart_sources,
     deep_merge,

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pytest_httpserver import HTTPServer
+
 from airflow_gitops import cli
 from airflow_gitops.findings import UsageError
 from airflow_gitops.schema_vendor import Pin, merge_pins, pins_of, plan
 from airflow_gitops.schemas import parse_catalog
-from pytest_httpserver import HTTPServer
-
 from tests.conftest import REPO_ROOT, git, init_git
 from tests.test_chart_repo import TEMPLATED, build_chart, crd_yaml, serve_helm_repo, serve_oci_registry
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_gitops.schemas import SchemaStore, kube_minor, parse_catalog
-
 from tests.conftest import REPO_ROOT
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from airflow_gitops.check.slow import find_checkov
 
+from airflow_gitops.check.slow import find_checkov
 from tests.conftest import REPO_ROOT, git
 
 INVOKE = str(Path(sys.executable).with_name("invoke"))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from airflow_gitops import yamlio
 
 TEXT = """\

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from airflow_gitops.check import run_check
 from airflow_gitops.repo import Repo
 
