@@ -81,7 +81,8 @@ class ClusterConfig:
 
     @property
     def registry(self) -> str:
-        return f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
+        """The shared ECR registry's host."""
+        return f"{self.get('registry.account_id', '')}.dkr.ecr.{self.get('registry.region', '')}.amazonaws.com"
 
 
 def git_toplevel(start: Path) -> Path:

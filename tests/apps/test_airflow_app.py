@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,11 @@ APP = REPO_ROOT / "apps" / "airflow"
 ENVS = ("dev", "staging", "prod")
 CHART_VERSION = "1.21.0"
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+RELOAD = "secret.reloader.stakater.com/reload"
+# Airflow's components, by their values key, and the static login they reach PgBouncer with.
+AIRFLOW_COMPONENTS = ("scheduler", "apiServer", "triggerer", "dagProcessor", "workers.celery")
+CLIENT_USER = "airflow"
+CLIENT_PASSWORD_SECRET = "airflow/pgbouncer-client-password"
 
 
 def load(path: Path) -> Any:
@@ -88,8 +95,9 @@ def test_values_derived_from_cluster_yaml(env: str) -> None:
     c = cluster(env)
     v = merged_values(env)
     account, region, name = c["aws"]["account_id"], c["aws"]["region"], c["cluster"]["name"]
+    registry = c["registry"]
     assert v["images"]["airflow"]["repository"] == (
-        f"{account}.dkr.ecr.{region}.amazonaws.com/{c['airflow']['image_repository']}"
+        f"{registry['account_id']}.dkr.ecr.{registry['region']}.amazonaws.com/{c['airflow']['image_repository']}"
     )
     assert v["config"]["logging"]["remote_base_log_folder"] == f"s3://{name}-logs-{account}/airflow"
     assert v["ingress"]["apiServer"]["hosts"] == [{"name": c["airflow"]["hostname"]}]
@@ -189,6 +197,289 @@ def test_metadata_connection_points_at_pgbouncer_not_rds() -> None:
     assert "server_tls_sslmode = require" in ini
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_airflow_components_are_not_rolled_on_a_password_rotation(env: str) -> None:
+    """Their connection holds the static client login: only PgBouncer is rolled by Reloader."""
+    v = merged_values(env)
+    for key in AIRFLOW_COMPONENTS:
+        component = v
+        for part in key.split("."):
+            component = component[part]
+        annotations = component.get("annotations") or {}
+        assert not [a for a in annotations if "reloader.stakater.com" in a], key
+    assert not [a for a in v["workers"].get("annotations") or {} if "reloader.stakater.com" in a]
+    assert v["pgbouncer"]["annotations"][RELOAD] == v["pgbouncer"]["configSecretName"]
+
+
+@pytest.mark.parametrize("env", ("staging", "prod"))
+def test_pgbouncer_rolls_without_an_outage(env: str) -> None:
+    pgbouncer = merged_values(env)["pgbouncer"]
+    assert pgbouncer["replicas"] >= 2
+    assert pgbouncer["podDisruptionBudget"]["enabled"] is True
+    assert pgbouncer["podDisruptionBudget"]["config"]["maxUnavailable"] < pgbouncer["replicas"]
+
+
+# --- the database logins, rendered --------------------------------------------------------------
+# External Secrets renders target.template with Go templates and sprig functions. The templates
+# here use a small subset of them, which this evaluator implements; any other construct fails the
+# test rather than render wrong. A key the ExternalSecret does not provide fails it too.
+_ACTION = re.compile(r"\{\{(?:(-)\s)?(.*?)(?:\s(-))?\}\}", re.DOTALL)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|:=|\||[^\s|]+')
+_FIELDS = re.compile(r"(\$\w+)?((?:\.[A-Za-z_]\w*)*)")
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "index": lambda obj, key: obj[key],
+    "fromYaml": yaml.safe_load,
+    # Go's url.QueryEscape: a space becomes "+", everything but [A-Za-z0-9_.~-] is %-escaped.
+    "urlquery": lambda text: urllib.parse.quote_plus(str(text), safe=""),
+    # sprig: replace OLD NEW SOURCE.
+    "replace": lambda old, new, text: str(text).replace(old, new),
+}
+
+
+def _term(token: str, data: dict[str, Any], variables: dict[str, Any]) -> Any:
+    if token == ".":
+        return data
+    if token.startswith('"'):
+        return json.loads(token)
+    if token.startswith("`"):
+        return token[1:-1]
+    match = _FIELDS.fullmatch(token)
+    if not match or not (match.group(1) or match.group(2)):
+        raise ValueError(f"unsupported template term {token!r}")
+    value = variables[match.group(1)] if match.group(1) else data
+    for field in match.group(2).split(".")[1:]:
+        value = value[field]
+    return value
+
+
+def _pipeline(tokens: list[str], data: dict[str, Any], variables: dict[str, Any]) -> Any:
+    commands: list[list[str]] = [[]]
+    for token in tokens:
+        if token == "|":
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    value: Any = None
+    for i, (head, *args) in enumerate(commands):
+        if head in _FUNCTIONS:
+            argv = [_term(a, data, variables) for a in args] + ([value] if i else [])
+            value = _FUNCTIONS[head](*argv)
+        elif i == 0 and not args:
+            value = _term(head, data, variables)
+        else:
+            raise ValueError(f"unsupported template command {head!r}")
+    return value
+
+
+def render_template(template: str, data: dict[str, Any]) -> str:
+    out: list[str] = []
+    variables: dict[str, Any] = {}
+    pos, trim_next = 0, False
+    for action in _ACTION.finditer(template):
+        text = template[pos : action.start()]
+        text = text.lstrip() if trim_next else text
+        out.append(text.rstrip() if action.group(1) else text)
+        tokens = _TOKEN.findall(action.group(2).strip())
+        if len(tokens) > 2 and tokens[1] == ":=" and tokens[0].startswith("$"):
+            variables[tokens[0]] = _pipeline(tokens[2:], data, variables)
+        else:
+            out.append(str(_pipeline(tokens, data, variables)))
+        pos, trim_next = action.end(), bool(action.group(3))
+    rest = template[pos:]
+    out.append(rest.lstrip() if trim_next else rest)
+    return "".join(out)
+
+
+# Sample secrets with the characters each format must escape: quotes of both kinds, a space, and
+# the URL delimiters.
+CLIENT_PASSWORD = 'st\'atic "client" p@ss/w:rd+%?#'
+MASTER = {"username": "air'flow_admin", "password": 'mast\'er "pa;ss" #1 %+@'}
+ROTATED = {"username": MASTER["username"], "password": 'rot\'ated "pa;ss" #2 %+@'}
+REMOTE = {
+    ("airflow/metadata-db", "host"): "airflow-x.abcdefghijkl.eu-west-1.rds.amazonaws.com",
+    ("airflow/metadata-db", "port"): "5432",
+    ("airflow/metadata-db", "dbname"): "airflow",
+    (CLIENT_PASSWORD_SECRET, None): CLIENT_PASSWORD,
+    ("airflow/redis-password", None): 're\'dis "pa:ss" +',
+}
+
+
+def render_secret(es: dict[str, Any], master: dict[str, str] = MASTER) -> dict[str, str]:
+    """The Secret External Secrets would write, from sample remote secrets (the RDS master secret for
+    any dataFrom, as the environments' patches find it)."""
+    data: dict[str, Any] = {}
+    for item in es["spec"].get("data", []):
+        ref = item["remoteRef"]
+        data[item["secretKey"]] = REMOTE[(ref["key"], ref.get("property"))]
+    for source in es["spec"].get("dataFrom", []):
+        for rewrite in source["rewrite"]:
+            data[rewrite["regexp"]["target"]] = json.dumps(master)
+    return {key: render_template(text, data) for key, text in es["spec"]["target"]["template"]["data"].items()}
+
+
+def parse_pgbouncer_ini(text: str) -> dict[str, dict[str, str]]:
+    """Sections of key = value; comments are whole lines starting with ; or #, as in PgBouncer."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in ";#":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        assert current is not None and "=" in line, raw
+        key, value = line.split("=", 1)
+        assert key.strip() not in current, f"{key.strip()} set twice"
+        current[key.strip()] = value.strip()
+    return sections
+
+
+_CONNECT_PAIR = re.compile(r"\s*([^=\s]+)\s*=\s*(?:'((?:[^']|'')*)'|([^'\s]\S*))(?=\s|$)")
+
+
+def parse_connect_string(text: str) -> dict[str, str]:
+    """A [databases] entry: key=value pairs, a value single-quoted (a quote doubled inside) or
+    running to the next space."""
+    pairs: dict[str, str] = {}
+    pos = 0
+    while text[pos:].strip():
+        match = _CONNECT_PAIR.match(text, pos)
+        assert match, f"cannot parse {text[pos:]!r}"
+        key, quoted, plain = match.groups()
+        assert key not in pairs, f"{key} set twice"
+        pairs[key] = quoted.replace("''", "'") if quoted is not None else plain
+        pos = match.end()
+    return pairs
+
+
+_AUTH_LINE = re.compile(r'"((?:[^"]|"")*)"\s+"((?:[^"]|"")*)"')
+
+
+def parse_users_txt(text: str) -> list[tuple[str, str]]:
+    """PgBouncer's auth_file: "user" "password" per line, a double quote doubled inside."""
+    users = []
+    for line in text.splitlines():
+        if line.strip():
+            match = _AUTH_LINE.fullmatch(line.strip())
+            assert match, line
+            users.append((match.group(1).replace('""', '"'), match.group(2).replace('""', '"')))
+    return users
+
+
+def parse_postgres_url(url: str) -> dict[str, Any]:
+    """As SQLAlchemy and libpq read it: user info %-decoded, never "+" as a space."""
+    parts = urllib.parse.urlsplit(url)
+    assert parts.scheme == "postgresql" and parts.username is not None and parts.password is not None
+    return {
+        "user": urllib.parse.unquote(parts.username),
+        "password": urllib.parse.unquote(parts.password),
+        "host": parts.hostname,
+        "port": parts.port,
+        "dbname": parts.path.lstrip("/"),
+        "query": urllib.parse.parse_qs(parts.query),
+    }
+
+
+def go_duration_seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, text
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def test_template_evaluator_renders_go_semantics() -> None:
+    data = {"k": "a b+'\"", "j": json.dumps({"u": "x"})}
+    template = '{{- $m := index . "j" | fromYaml -}}\n  [{{ $m.u }}] {{ .k | urlquery }} {{ .k | replace "\'" "\'\'" -}}  !'
+    assert render_template(template, data) == "[x] a+b%2B%27%22 a b+''\"!"
+    with pytest.raises(KeyError):
+        render_template("{{ .missing }}", data)
+    with pytest.raises(ValueError):
+        render_template("{{ .k | b64enc }}", data)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_template_renders_from_what_its_external_secret_reads(env: str) -> None:
+    for name, es in external_secrets(env).items():
+        if es["spec"]["target"].get("template"):
+            for key, text in render_secret(es).items():
+                assert "{{" not in text and "}}" not in text, (name, key)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_metadata_connection_is_the_static_client_login(env: str) -> None:
+    es = external_secrets(env)["airflow-metadata-db"]
+    assert "dataFrom" not in es["spec"]
+    assert [d["remoteRef"] for d in es["spec"]["data"]] == [{"key": CLIENT_PASSWORD_SECRET}]
+    connection = parse_postgres_url(render_secret(es)["connection"])
+    assert connection == {
+        "user": CLIENT_USER,
+        "password": CLIENT_PASSWORD,
+        "host": "airflow-pgbouncer.airflow.svc.cluster.local",
+        "port": 6543,
+        "dbname": "airflow-metadata",
+        "query": {"sslmode": ["disable"]},
+    }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pgbouncer_logs_in_to_rds_as_the_master_user(env: str) -> None:
+    ini = parse_pgbouncer_ini(render_secret(external_secrets(env)["airflow-pgbouncer"])["pgbouncer.ini"])
+    assert list(ini["databases"]) == ["airflow-metadata"]
+    entry = parse_connect_string(ini["databases"]["airflow-metadata"])
+    assert entry == {
+        "host": REMOTE[("airflow/metadata-db", "host")],
+        "port": REMOTE[("airflow/metadata-db", "port")],
+        "dbname": REMOTE[("airflow/metadata-db", "dbname")],
+        "user": MASTER["username"],
+        "password": MASTER["password"],
+        "pool_size": "20",
+    }
+    settings = ini["pgbouncer"]
+    # The chart's default; it accepts the plaintext password users.txt holds.
+    assert settings["auth_type"] == "scram-sha-256"
+    assert settings["auth_file"] == "/etc/pgbouncer/users.txt"
+    assert settings["pool_mode"] == "transaction"
+    assert settings["listen_port"] == "6543"
+    assert settings["server_tls_sslmode"] == "require"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pgbouncer_clients_are_the_static_login_only(env: str) -> None:
+    secret = render_secret(external_secrets(env)["airflow-pgbouncer"])
+    assert parse_users_txt(secret["users.txt"]) == [(CLIENT_USER, CLIENT_PASSWORD)]
+    assert MASTER["username"] not in secret["users.txt"] and MASTER["password"] not in secret["users.txt"]
+    # The metrics exporter reads the admin console as a stats user, with the same static login.
+    ini = parse_pgbouncer_ini(secret["pgbouncer.ini"])
+    assert [u.strip() for u in ini["pgbouncer"]["stats_users"].split(",")] == [CLIENT_USER]
+    exporter = parse_postgres_url(secret["connection"])
+    assert (exporter["user"], exporter["password"]) == (CLIENT_USER, CLIENT_PASSWORD)
+    assert (exporter["host"], exporter["port"], exporter["dbname"]) == ("127.0.0.1", 6543, "pgbouncer")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_rotation_changes_pgbouncer_ini_only(env: str) -> None:
+    secrets = external_secrets(env)
+    for name, es in secrets.items():
+        if es["spec"]["target"].get("template"):
+            before, after = render_secret(es, MASTER), render_secret(es, ROTATED)
+            changed = {key for key in before if before[key] != after[key]}
+            assert changed == ({"pgbouncer.ini"} if name == "airflow-pgbouncer" else set()), name
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_airflow_pgbouncer_reads_the_rds_secret(env: str) -> None:
+    readers = {name for name, es in external_secrets(env).items() if "dataFrom" in es["spec"]}
+    assert readers == {"airflow-pgbouncer"}
+    patches = load_all(REPO_ROOT / "clusters" / env / "patches" / "airflow-metadata-db.yaml")
+    assert [p["metadata"]["name"] for p in patches] == ["airflow-pgbouncer"]
+    assert "find" not in json.dumps(external_secrets(env)["airflow-metadata-db"])
+
+
+def test_a_rotation_reaches_pgbouncer_within_minutes() -> None:
+    assert 0 < go_duration_seconds(external_secrets()["airflow-pgbouncer"]["spec"]["refreshInterval"]) <= 300
+
+
 # --- manifests -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("env", ENVS)
 def test_external_secrets_match_the_crd(env: str) -> None:
@@ -205,14 +496,13 @@ def test_external_secrets_match_the_crd(env: str) -> None:
 def test_rds_master_secret_is_found_by_this_environments_instance(env: str) -> None:
     c = cluster(env)
     arn = f"arn:aws:rds:{c['aws']['region']}:{c['aws']['account_id']}:db:{c['cluster']['name']}-airflow"
-    for name in ("airflow-metadata-db", "airflow-pgbouncer"):
-        [source] = external_secrets(env)[name]["spec"]["dataFrom"]
-        assert source["sourceRef"]["storeRef"] == {
-            "kind": "ClusterSecretStore",
-            "name": "aws-secrets-manager-unprefixed",
-        }
-        assert source["find"]["tags"] == {"aws:rds:primaryDBInstanceArn": arn}
-        assert source["rewrite"] == [{"regexp": {"source": "^.*$", "target": "rds-master"}}]
+    [source] = external_secrets(env)["airflow-pgbouncer"]["spec"]["dataFrom"]
+    assert source["sourceRef"]["storeRef"] == {
+        "kind": "ClusterSecretStore",
+        "name": "aws-secrets-manager-unprefixed",
+    }
+    assert source["find"]["tags"] == {"aws:rds:primaryDBInstanceArn": arn}
+    assert source["rewrite"] == [{"regexp": {"source": "^.*$", "target": "rds-master"}}]
 
 
 def test_base_external_secrets_name_no_environment() -> None:

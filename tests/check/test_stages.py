@@ -21,6 +21,7 @@ CONFIG = ClusterConfig(
     {
         "cluster": {"name": "airflow-dev"},
         "aws": {"account_id": "111111111111", "region": "eu-west-1"},
+        "registry": {"account_id": "444444444444", "region": "us-east-1"},
         "airflow": {"hostname": "airflow.dev.example.com", "image_repository": "airflow"},
         "dns": {"zone": "dev.example.com"},
     },
@@ -116,7 +117,7 @@ def test_strict_closes_listed_properties_but_respects_preserve_unknown_fields() 
     ("template", "expected"),
     [
         ("s3://{logs_bucket}/airflow", "s3://airflow-dev-logs-111111111111/airflow"),
-        ("{registry}/{airflow.image_repository}", "111111111111.dkr.ecr.eu-west-1.amazonaws.com/airflow"),
+        ("{registry}/{airflow.image_repository}", "444444444444.dkr.ecr.us-east-1.amazonaws.com/airflow"),
         ("{cluster_name}-karpenter", "airflow-dev-karpenter"),
         ("{dns.zone}", "dev.example.com"),
         ("{no.such.field}", ""),
