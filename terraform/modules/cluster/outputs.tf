@@ -1,0 +1,64 @@
+output "cluster_name" {
+  description = "Name of the EKS cluster (equals `name`; read from the cluster, so consumers wait for it)."
+  value       = aws_eks_cluster.this.name
+}
+
+output "cluster_arn" {
+  description = "ARN of the EKS cluster."
+  value       = aws_eks_cluster.this.arn
+}
+
+output "cluster_endpoint" {
+  description = "URL of the Kubernetes API server."
+  value       = aws_eks_cluster.this.endpoint
+}
+
+output "cluster_certificate_authority_data" {
+  description = "Base64-encoded certificate authority of the Kubernetes API server."
+  value       = aws_eks_cluster.this.certificate_authority[0].data
+}
+
+output "cluster_version" {
+  description = "Kubernetes minor version of the control plane."
+  value       = aws_eks_cluster.this.version
+}
+
+output "cluster_security_group_id" {
+  description = "ID of the cluster security group that EKS created for the control plane."
+  value       = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
+}
+
+output "node_security_group_id" {
+  description = "ID of the node security group (tagged `karpenter.sh/discovery = <name>`), shared by the system node group and Karpenter's nodes."
+  value       = aws_security_group.node.id
+}
+
+output "node_role_arn" {
+  description = "ARN of the IAM role of the system managed node group."
+  value       = aws_iam_role.node.arn
+}
+
+output "node_role_name" {
+  description = "Name of the IAM role of the system managed node group."
+  value       = aws_iam_role.node.name
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key that encrypts Kubernetes Secrets and the control plane log group."
+  value       = aws_kms_key.this.arn
+}
+
+output "cluster_log_group_name" {
+  description = "Name of the CloudWatch Logs group of the control plane logs."
+  value       = aws_cloudwatch_log_group.cluster.name
+}
+
+output "ebs_csi_driver_role_arn" {
+  description = "ARN of the IAM role bound to kube-system/ebs-csi-controller-sa through Pod Identity."
+  value       = aws_iam_role.ebs_csi.arn
+}
+
+output "addon_versions" {
+  description = "The EKS add-on versions in use, by add-on name (defaults merged with `addon_versions`)."
+  value       = local.addon_versions
+}
