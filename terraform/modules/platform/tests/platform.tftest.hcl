@@ -1,0 +1,119 @@
+# The composition of one environment, planned against a mocked AWS provider with the repository's
+# own cluster.yaml files: names follow the contract, prod is protected, policies are least-privilege.
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111111111111" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names    = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+      zone_ids = ["euw1-az3", "euw1-az1", "euw1-az2"]
+    }
+  }
+  mock_data "aws_route53_zone" {
+    defaults = { arn = "arn:aws:route53:::hostedzone/Z0000000000000000000", zone_id = "Z0000000000000000000" }
+  }
+}
+
+run "dev" {
+  command = plan
+
+  variables {
+    cluster = yamldecode(file("../../../clusters/dev/cluster.yaml"))
+  }
+
+  assert {
+    condition     = local.logs_bucket == "airflow-dev-logs-111111111111" && output.database_identifier == "airflow-dev-airflow"
+    error_message = "The logs bucket and the database must carry the names the cluster side derives from cluster.yaml."
+  }
+
+  assert {
+    condition     = output.karpenter_queue_name == "airflow-dev-karpenter" && output.karpenter_node_role_name == "airflow-dev-karpenter-node"
+    error_message = "Karpenter's queue and node role must be <cluster>-karpenter and <cluster>-karpenter-node."
+  }
+
+  assert {
+    condition     = module.database.identifier == "airflow-dev-airflow" && !module.database.multi_az && !module.database.deletion_protection
+    error_message = "dev's database is single-AZ without deletion protection, as its cluster.yaml says."
+  }
+
+  assert {
+    condition = toset(output.secret_names) == toset([
+      "airflow-dev/airflow/fernet-key", "airflow-dev/airflow/api-secret-key", "airflow-dev/airflow/jwt-secret",
+      "airflow-dev/airflow/redis-password", "airflow-dev/airflow/pgbouncer-client-password",
+      "airflow-dev/airflow/metadata-db", "airflow-dev/airflow/cognito",
+    ])
+    error_message = "Every secret the ExternalSecrets read must be created under <cluster>/."
+  }
+
+  assert {
+    condition     = !contains(keys(module.workload_iam.role_names), "karpenter") && length(module.workload_iam.role_names) == length(var.cluster.workload_identities) - 1
+    error_message = "Every workload identity but Karpenter's (owned by the karpenter module) gets a role from workload-iam."
+  }
+
+  assert {
+    condition = alltrue([
+      for key, statements in local.policy_statements : alltrue([
+        for s in statements : alltrue([for a in s.Action : a != "*" && !endswith(a, ":*")])
+      ])
+    ])
+    error_message = "No workload policy may grant a wildcard action (so none grants every action on every resource)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in local.policy_statements["load-balancer-controller"] :
+      contains(s.Resource, "*") ? (can(s.Condition) || alltrue([for a in s.Action : can(regex(":(Describe|List|Get)", a))])) : true
+    ])
+    error_message = "Load Balancer Controller actions on '*' must be read-only or conditioned on this cluster's tag."
+  }
+
+  assert {
+    condition     = output.pod_identity_associations["karpenter"].namespace == "kube-system" && output.pod_identity_associations["external-secrets"].service_account == "external-secrets"
+    error_message = "Pod Identity associations must bind the namespaces and service accounts that cluster.yaml names."
+  }
+}
+
+run "prod_is_protected" {
+  command = plan
+
+  variables {
+    cluster = yamldecode(file("../../../clusters/prod/cluster.yaml"))
+  }
+
+  assert {
+    condition     = module.database.multi_az && module.database.deletion_protection
+    error_message = "prod's database must be Multi-AZ with deletion protection."
+  }
+
+  assert {
+    condition     = length(module.network.nat_gateway_ids) == 3
+    error_message = "prod runs one NAT gateway per zone."
+  }
+
+  assert {
+    condition     = local.logs_bucket == "airflow-prod-logs-333333333333"
+    error_message = "prod's bucket carries prod's cluster name and account."
+  }
+}
+
+run "unknown_policy_is_refused" {
+  command = plan
+
+  variables {
+    cluster = merge(yamldecode(file("../../../clusters/dev/cluster.yaml")), {
+      workload_identities = {
+        reporting = { namespace = "reporting", service_account = "reporter", policy = "admin" }
+      }
+    })
+  }
+
+  expect_failures = [var.cluster]
+}
