@@ -54,3 +54,20 @@ def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "
 def schemas(c: Context, env: str | None = None, force: bool = False, plain_http: bool = False) -> None:
     """Vendor the values schemas and CRDs `invoke check` needs for every pinned chart version (online)."""
     _finish(cli.guarded(lambda: cli.schemas(env, force, plain_http)))
+
+
+@task(
+    help={
+        "env": "the environment whose state bucket to create (required)",
+        "registry": "create the shared registry stack's state bucket instead (cluster.yaml registry)",
+    }
+)
+def tf_backend(c: Context, env: str, registry: bool = False) -> None:
+    """Create the Terraform state bucket <cluster.name>-tfstate-<account> for an environment (online, idempotent)."""
+    _finish(cli.guarded(lambda: cli.tf_backend(env, registry=registry)))
+
+
+@task(help={"env": "the environment whose Airflow secrets to fill (required)"})
+def secrets_init(c: Context, env: str) -> None:
+    """Fill each generated Airflow secret in Secrets Manager that has no value yet; never overwrites or prints one."""
+    _finish(cli.guarded(lambda: cli.secrets_init(env)))

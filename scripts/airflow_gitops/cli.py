@@ -122,3 +122,62 @@ def schemas(env: str | None, force: bool, plain_http: bool, cwd: Path | None = N
     for need in missing:
         print(f"error: {need.pin.chart} {need.pin.version} still lacks its schemas after vendoring", file=sys.stderr)
     return EXIT_FINDINGS if missing else 0
+
+
+def tf_backend(env: str, cwd: Path | None = None, registry: bool = False) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .aws import connect
+    from .repo import Repo
+    from .state_backend import ensure_state_bucket, registry_stack
+
+    repo = Repo.discover(cwd)
+    repo.select_envs(env)
+    cluster = registry_stack(repo.cluster(env)) if registry else repo.cluster(env)
+    plan = ensure_state_bucket(cluster, connect(cluster))
+    console = Console(highlight=False)
+    table = Table(title=f"Terraform state bucket s3://{plan.bucket} ({env}, account {cluster.account_id})")
+    for column in ("setting", "wanted", "result"):
+        table.add_column(column)
+    for step in plan.steps:
+        table.add_row(step.setting, step.wanted, step.change.done)
+    console.print(table)
+    if plan.changes:
+        print(f"s3://{plan.bucket}: {len(plan.changes)} of {len(plan.steps)} settings created or updated")
+    else:
+        print(f"s3://{plan.bucket}: already as wanted; nothing changed")
+    print(f'backend "s3": bucket = "{plan.bucket}", region = "{plan.region}", key = "{env}/<layer>.tfstate", use_lockfile = true')
+    return 0
+
+
+def secrets_init(env: str, cwd: Path | None = None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .airflow_secrets import apply, observe_all, plan_secrets
+    from .aws import connect
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    repo.select_envs(env)
+    cluster = repo.cluster(env)
+    client = connect(cluster).secretsmanager()
+    observed = observe_all(client, cluster.name)
+    steps = plan_secrets(
+        cluster.name, observed, f"{cluster.region} of account {cluster.account_id}", f"terraform/stacks/{env}/platform"
+    )
+    results = apply(client, steps)
+    console = Console(highlight=False)
+    table = Table(title=f"generated Airflow secrets for {env} (account {cluster.account_id}, {cluster.region})")
+    for column in ("secret", "result"):
+        table.add_column(column)
+    for result in results:
+        table.add_row(result.secret_id, result.result)
+    console.print(table)
+    filled = sum(r.filled for r in results)
+    if filled:
+        print(f"filled {filled} of {len(results)} secrets; {len(results) - filled} already had a value")
+    else:
+        print(f"all {len(results)} generated secrets already have a value; nothing changed")
+    return 0

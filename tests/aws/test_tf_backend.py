@@ -1,0 +1,234 @@
+"""`invoke tf-backend` as users run it, against a real moto server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.aws.conftest import DEV_ACCOUNT, DEV_CLUSTER, DEV_REGION, OTHER_ACCOUNT, Moto
+from tests.test_tasks import invoke
+
+BUCKET = f"{DEV_CLUSTER}-tfstate-{DEV_ACCOUNT}"
+SETTINGS = ("bucket", "object ownership", "public access block", "default encryption", "versioning", "bucket policy")
+# What a user who may only look needs. moto names the action of HeadBucket s3:HeadBucket (AWS checks
+# s3:ListBucket, which s3:List* covers).
+READ_ONLY = [{"Effect": "Allow", "Action": ["sts:GetCallerIdentity", "s3:Get*", "s3:List*", "s3:HeadBucket"], "Resource": "*"}]
+
+
+def strip(response: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def bucket_state(s3: Any, bucket: str = BUCKET) -> dict[str, Any]:
+    """Every setting tf-backend manages, as S3 reports it (absent settings as their error code)."""
+    state: dict[str, Any] = {}
+    for call in (
+        "get_bucket_location",
+        "get_bucket_versioning",
+        "get_bucket_encryption",
+        "get_public_access_block",
+        "get_bucket_ownership_controls",
+        "get_bucket_policy",
+    ):
+        try:
+            state[call] = strip(getattr(s3, call)(Bucket=bucket))
+        except s3.exceptions.ClientError as exc:
+            state[call] = exc.response["Error"]["Code"]
+    return state
+
+
+def result_of(stdout: str, setting: str) -> str:
+    """The result column of a setting's row in the rich table."""
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) > 3 and cells[1] == setting:
+            return cells[3]
+    raise AssertionError(f"no row for {setting} in:\n{stdout}")
+
+
+def assert_one_line_usage_error(proc: Any, *expected: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for text in expected:
+        assert text in proc.stderr
+
+
+def test_creates_the_state_bucket_with_every_setting(aws: Moto, pristine_repo: Path) -> None:
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [result_of(proc.stdout, s) for s in SETTINGS] == ["created"] * len(SETTINGS)
+    assert f"s3://{BUCKET}: 6 of 6 settings created or updated" in proc.stdout
+
+    s3 = aws.client("s3")
+    assert s3.get_bucket_location(Bucket=BUCKET)["LocationConstraint"] == DEV_REGION
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    [rule] = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms"}  # no key id: aws/s3
+    assert rule["BucketKeyEnabled"] is True
+    assert strip(s3.get_public_access_block(Bucket=BUCKET))["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    ownership = s3.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    [statement] = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_a_second_run_only_reads_and_changes_nothing(aws: Moto, pristine_repo: Path) -> None:
+    assert invoke(pristine_repo, "tf-backend", "--env", "dev").returncode == 0
+    s3 = aws.client("s3")
+    before = bucket_state(s3)
+    reader = aws.iam_user("reader", READ_ONLY)
+    with aws.enforce_iam():
+        # The guard works: these credentials cannot write, so any write call would fail the run.
+        denied = aws.client("s3", reader["AWS_ACCESS_KEY_ID"], reader["AWS_SECRET_ACCESS_KEY"])
+        with pytest.raises(denied.exceptions.ClientError, match="AccessDenied"):
+            denied.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        proc = invoke(pristine_repo, "tf-backend", "--env", "dev", env=reader)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [result_of(proc.stdout, s) for s in SETTINGS] == ["already so"] * len(SETTINGS)
+    assert "already as wanted; nothing changed" in proc.stdout
+    assert bucket_state(s3) == before
+
+
+def test_brings_a_drifted_bucket_back_and_keeps_other_policy_statements(aws: Moto, pristine_repo: Path) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": DEV_REGION})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    )
+    keep = {
+        "Sid": "NoBucketDeletion",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": f"arn:aws:s3:::{BUCKET}",
+    }
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [keep]}))
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = {s: result_of(proc.stdout, s) for s in SETTINGS}
+    assert results == {
+        "bucket": "already so",
+        "object ownership": "created",
+        "public access block": "created",
+        "default encryption": "updated",
+        "versioning": "updated",
+        "bucket policy": "updated",
+    }
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    statements = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["NoBucketDeletion", "DenyInsecureTransport"]
+    assert statements[0] == keep
+
+
+@pytest.mark.parametrize("task", ["tf-backend", "secrets-init"])
+def test_without_credentials_it_says_how_to_get_them(
+    aws: Moto, pristine_repo: Path, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    proc = invoke(pristine_repo, task, "--env", "dev")
+    assert_one_line_usage_error(proc, "no AWS credentials found", "AWS_PROFILE", DEV_ACCOUNT)
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+
+
+@pytest.mark.parametrize("task", ["tf-backend", "secrets-init"])
+def test_credentials_for_another_account_are_refused(aws: Moto, pristine_repo: Path, task: str) -> None:
+    staging = "222222222222"
+    proc = invoke(pristine_repo, task, "--env", "staging")
+    assert_one_line_usage_error(proc, f"for account {DEV_ACCOUNT}", f"clusters/staging/cluster.yaml aws.account_id is {staging}")
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_credentials_come_from_a_named_profile(aws: Moto, pristine_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+        "[platform-dev]\naws_access_key_id = test\naws_secret_access_key = test\n"
+    )
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev", env={"AWS_PROFILE": "platform-dev"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]] == [BUCKET]
+
+
+def test_an_unknown_profile_is_a_usage_error(aws: Moto, pristine_repo: Path) -> None:
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev", env={"AWS_PROFILE": "no-such-profile"})
+    assert_one_line_usage_error(proc, "AWS_PROFILE", "no-such-profile")
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_a_region_other_than_cluster_yaml_is_refused(aws: Moto, pristine_repo: Path) -> None:
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev", env={"AWS_REGION": "us-east-1"})
+    assert_one_line_usage_error(proc, "us-east-1", f"aws.region is {DEV_REGION}")
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+
+
+@pytest.mark.parametrize("task", ["tf-backend", "secrets-init"])
+def test_an_unknown_environment_is_a_usage_error(aws: Moto, pristine_repo: Path, task: str) -> None:
+    proc = invoke(pristine_repo, task, "--env", "qa")
+    assert_one_line_usage_error(proc, "--env qa: no file clusters/qa/cluster.yaml")
+
+
+def test_a_bucket_of_another_account_is_left_alone(foreign_aws: Moto, pristine_repo: Path) -> None:
+    # moto answers HeadBucket with 200 for another account's bucket (and ignores ExpectedBucketOwner),
+    # as AWS does for a bucket whose policy lets us read it: only ListBuckets tells it is not ours.
+    theirs = foreign_aws.client("s3", account=OTHER_ACCOUNT)
+    theirs.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": DEV_REGION})
+    before = bucket_state(theirs)
+    ours = foreign_aws.iam_user("operator", [{"Effect": "Allow", "Action": "*", "Resource": "*"}], account=DEV_ACCOUNT)
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev", env=ours)
+    assert_one_line_usage_error(proc, f"s3://{BUCKET}", f"not owned by account {DEV_ACCOUNT}", "nothing was changed")
+    assert bucket_state(theirs) == before
+    assert foreign_aws.client("s3", account=DEV_ACCOUNT).list_buckets()["Buckets"] == []
+
+
+def test_a_bucket_we_cannot_access_is_left_alone(foreign_aws: Moto, pristine_repo: Path) -> None:
+    theirs = foreign_aws.client("s3", account=OTHER_ACCOUNT)
+    theirs.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": DEV_REGION})
+    before = bucket_state(theirs)
+    # Stands in for another account's bucket that grants us nothing: HeadBucket answers 403.
+    ours = foreign_aws.iam_user(
+        "operator",
+        [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]},
+        ],
+        account=DEV_ACCOUNT,
+    )
+    with foreign_aws.enforce_iam():
+        proc = invoke(pristine_repo, "tf-backend", "--env", "dev", env=ours)
+    assert_one_line_usage_error(proc, f"s3://{BUCKET}", "exists in another account or is not accessible", "nothing was changed")
+    assert bucket_state(theirs) == before
+    assert foreign_aws.client("s3", account=DEV_ACCOUNT).list_buckets()["Buckets"] == []
+
+
+def test_registry_creates_the_shared_registry_stack_bucket_in_the_registry_account(aws: Moto, repo_copy: Path) -> None:
+    cluster_yaml = repo_copy / "clusters/dev/cluster.yaml"
+    # One account for everything: the registry lives in dev's account here.
+    cluster_yaml.write_text(cluster_yaml.read_text().replace('account_id: "444444444444"', f'account_id: "{DEV_ACCOUNT}"'))
+    proc = invoke(repo_copy, "tf-backend", "--env", "dev", "--registry")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bucket = f"airflow-registry-tfstate-{DEV_ACCOUNT}"
+    assert aws.client("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_registry_refuses_credentials_of_another_account(aws: Moto, pristine_repo: Path) -> None:
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev", "--registry")
+    assert_one_line_usage_error(proc, "444444444444", DEV_ACCOUNT)
+    assert aws.client("s3").list_buckets()["Buckets"] == []
