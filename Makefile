@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS_VENV := .venv-tools
 BIN := $(VENV)/bin
+# An air-gapped provider mirror, where the machine has one: invoke installs hashicorp/aws from it.
+TF_PLUGIN_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins))
+export TF_PLUGIN_MIRROR
 
 .PHONY: check test tools bench lock clean
 

@@ -286,3 +286,63 @@ CASES: tuple[Case, ...] = (
     Case("builtin-kind-invalid", "k8s-schema", _builtin_kind_invalid, "dev"),
     Case("value-files-out-of-order", "value-files-layout", _value_files_out_of_order, "prod"),
 )
+
+
+# --- terraform/ against the rest -------------------------------------------------------------------
+def _replace(root: Path, rel: str, old: str, new: str) -> str:
+    path = root / rel
+    text = path.read_text()
+    assert old in text, f"{rel} has no {old!r}"
+    path.write_text(text.replace(old, new, 1))
+    return rel
+
+
+def _state_in_another_bucket(root: Path) -> str:
+    return _replace(
+        root,
+        "terraform/stacks/staging/platform/main.tf",
+        "airflow-staging-tfstate-222222222222",
+        "airflow-dev-tfstate-111111111111",
+    )
+
+
+def _root_app_of_another_env(root: Path) -> str:
+    return _replace(root, "terraform/stacks/prod/bootstrap/main.tf", 'environment = "prod"', 'environment = "staging"')
+
+
+def _secret_terraform_does_not_create(root: Path) -> str:
+    rel, name = first_of_kind(root, "ExternalSecret", "apps/airflow")
+
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["spec"].setdefault("data", []).append({"secretKey": "smtp", "remoteRef": {"key": "airflow/smtp-password"}})
+
+    return edit_doc(root, rel, "ExternalSecret", name, change)
+
+
+def _rds_tag_of_another_database(root: Path) -> str:
+    return _replace(root, "clusters/dev/patches/airflow-metadata-db.yaml", "db:airflow-dev-airflow", "db:airflow-dev-metadata")
+
+
+def _bucket_name_off_convention(root: Path) -> str:
+    return _replace(
+        root, "terraform/modules/platform/main.tf", '"${local.name}-logs-${local.account_id}"', '"${local.name}-airflow-logs"'
+    )
+
+
+def _hcl_syntax_error(root: Path) -> str:
+    return append_text(root, "terraform/modules/storage/variables.tf", '\nvariable "broken" {\n  type = string\n')
+
+
+def _terraform_unformatted(root: Path) -> str:
+    return append_text(root, "terraform/modules/storage/outputs.tf", '\noutput "extra"   {\n value="x"\n  description = "d"\n}\n')
+
+
+CASES = CASES + (
+    Case("terraform-state-in-another-bucket", "terraform-backend", _state_in_another_bucket, "staging"),
+    Case("root-application-of-another-env", "root-app-path", _root_app_of_another_env, "prod"),
+    Case("secret-terraform-does-not-create", "secret-not-created", _secret_terraform_does_not_create, "dev"),
+    Case("rds-tag-of-another-database", "terraform-names", _rds_tag_of_another_database, "dev"),
+    Case("bucket-name-off-convention", "terraform-names", _bucket_name_off_convention, "dev"),
+    Case("hcl-syntax-error", "hcl-syntax", _hcl_syntax_error, "dev"),
+    Case("terraform-unformatted", "terraform-fmt", _terraform_unformatted, "dev"),
+)

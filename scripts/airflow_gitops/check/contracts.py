@@ -15,6 +15,7 @@ from ..findings import error
 from ..helm_values import dotted_get, dotted_path, ref_sources, sources_of
 from ..kustomize import RenderedObject
 from ..repo import ClusterConfig
+from . import terraform_contracts
 from .context import ChartRelease, CheckContext, ClusterRender
 
 CLUSTER_SCHEMA = "schemas/cluster.schema.json"
@@ -33,6 +34,7 @@ def run(ctx: CheckContext) -> None:
             _cluster_bindings(ctx, cluster, release)
         _secret_stores(ctx, cluster)
         _workload_identities(ctx, cluster)
+    terraform_contracts.run(ctx)
 
 
 # --- cluster.yaml -----------------------------------------------------------------------------

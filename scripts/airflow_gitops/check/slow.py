@@ -1,4 +1,5 @@
-"""The slow real tools, behind --all: checkov over the rendered manifests of every cluster."""
+"""The slow real tools, behind --all: checkov over the rendered manifests of every cluster and over
+terraform/, then terraform init, validate and test on every module and stack."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from .. import yamlio
 from ..findings import error
 from ..kustomize import RenderedObject
+from . import terraform_slow
 from .context import CheckContext
 
 CHECKOV_ENV = "CHECKOV"
@@ -41,6 +43,9 @@ def run(ctx: CheckContext) -> None:
         return
     for cluster in ctx.clusters.values():
         _scan(ctx, checkov, cluster.env, cluster.objects)
+    if (ctx.repo.root / "terraform").is_dir():
+        _scan_terraform(ctx, checkov)
+    terraform_slow.run(ctx)
 
 
 def _scan(ctx: CheckContext, checkov: str, env: str, objects: list[RenderedObject]) -> None:
@@ -87,3 +92,34 @@ def _failed_checks(report: Any) -> list[dict[str, Any]]:
     for item in reports:
         failed.extend(((item or {}).get("results") or {}).get("failed_checks") or [])
     return failed
+
+
+def _scan_terraform(ctx: CheckContext, checkov: str) -> None:
+    proc = subprocess.run(
+        [checkov, "-d", "terraform", "--framework", "terraform", "--skip-download", "--quiet", "--compact", "-o", "json"],
+        cwd=ctx.repo.root,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode not in (0, 1) or not proc.stdout.strip():
+        ctx.add(
+            error(
+                "checkov",
+                "terraform",
+                f"checkov did not run on terraform/: {proc.stderr.strip()[-300:]}",
+                "run checkov -d terraform by hand and fix what stops it",
+            )
+        )
+        return
+    for failed in _failed_checks(json.loads(proc.stdout)):
+        path = str(failed.get("file_path", "")).lstrip("/")
+        lines = failed.get("file_line_range") or [None]
+        ctx.add(
+            error(
+                f"checkov:{failed.get('check_id')}",
+                f"terraform/{path}",
+                f"{failed.get('resource')}: {failed.get('check_name')}",
+                failed.get("guideline") or "fix the setting, or skip it inside the resource with `#checkov:skip=<id>:<reason>`",
+                lines[0],
+            )
+        )
