@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("apps", "clusters", "schemas")
+COPIED = ("apps", "clusters", "schemas", "terraform")
 FLEETS = (10, 50, 100)
 
 
@@ -43,16 +43,20 @@ class Measurement:
         return self.wall / self.parse_only if self.parse_only else float("inf")
 
 
-def make_repo(target: Path) -> Path:
+def make_repo(target: Path, with_terraform: bool = True) -> Path:
     for name in COPIED:
-        shutil.copytree(REPO_ROOT / name, target / name)
+        if name == "terraform" and not with_terraform:
+            continue
+        shutil.copytree(REPO_ROOT / name, target / name, ignore=shutil.ignore_patterns(".terraform"))
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     return target
 
 
 def make_fleet(target: Path, size: int) -> Path:
-    """N copies of dev named dev-001..., each with its own cluster name, replacing the shipped envs."""
-    make_repo(target)
+    """N copies of dev named dev-001..., each with its own cluster name, replacing the shipped envs.
+
+    Only the cluster side is copied: no Terraform stacks are generated for the copies."""
+    make_repo(target, with_terraform=False)
     clusters = target / "clusters"
     template = clusters / "dev"
     for name in ("dev", "staging", "prod"):

@@ -15,7 +15,7 @@ from .. import terraform as tf
 from ..findings import Finding, error
 from .context import CheckContext
 
-WORKERS = 3  # terraform is mostly waiting on the provider plugin; three keep two cores busy
+WORKERS = 2  # each run starts the (large) AWS provider; more than the cores starves its handshake
 _FAILED_ASSERT = re.compile(r"on (tests/[^\s]+\.tftest\.hcl) line (\d+)")
 _FAILED_RUN = re.compile(r'run "([^"]+)"\.\.\. fail')
 
