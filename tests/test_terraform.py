@@ -5,7 +5,6 @@ reported with the file and line terraform names. Each runs on a scratch copy, ch
 from __future__ import annotations
 
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,8 +30,7 @@ def offline_units(root: Path, env: dict[str, str]) -> list[terraform_slow.Unit]:
 def test_every_module_and_platform_stack_validates_and_passes_its_tests(env: dict[str, str]) -> None:
     with tf.scratch_copy(REPO_ROOT) as copy:
         units = offline_units(copy, env)
-        with ThreadPoolExecutor(max_workers=terraform_slow.WORKERS) as pool:
-            findings = [f for found in pool.map(lambda u: terraform_slow._check_unit(copy, u, env), units) for f in found]
+        findings = terraform_slow.check_units(copy, units, env)
     names = {u.rel for u in units}
     modules = {p.parent.name for p in (REPO_ROOT / "terraform/modules").glob("*/versions.tf")}
     assert {f"terraform/modules/{m}" for m in modules if m != "argocd-bootstrap"} <= names
@@ -86,7 +84,7 @@ def test_broken_configuration_is_reported_with_file_and_line(case: str, env: dic
         assert old in text
         main.write_text(text.replace(old, new, 1))
         unit = terraform_slow.Unit("terraform/modules/platform", has_tests=True, offline=True)
-        findings = terraform_slow._check_unit(copy, unit, env)
+        findings = terraform_slow.check_units(copy, [unit], env)
     [finding] = findings
     assert (finding.rule, finding.file) == ("terraform-validate", "terraform/modules/platform/main.tf")
     assert finding.line and summary in finding.message
@@ -99,6 +97,6 @@ def test_a_failing_module_test_names_the_test_file(env: dict[str, str]) -> None:
         main = copy / "terraform/modules/platform/main.tf"
         main.write_text(main.read_text().replace('"${local.name}-logs-${local.account_id}"', '"${local.name}-logs"', 1))
         unit = terraform_slow.Unit("terraform/modules/platform", has_tests=True, offline=True)
-        [finding] = terraform_slow._check_unit(copy, unit, env)
+        [finding] = terraform_slow.check_units(copy, [unit], env)
     assert finding.rule == "terraform-test"
     assert finding.file == "terraform/modules/platform/tests/platform.tftest.hcl" and finding.line

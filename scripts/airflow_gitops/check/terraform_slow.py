@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,32 +46,38 @@ def run(ctx: CheckContext) -> None:
     env = tf.environment()
     mirror_only_aws = bool(env.get("TF_CLI_CONFIG_FILE", "").endswith("mirror.tfrc"))
     with tf.scratch_copy(ctx.repo.root) as copy:
-        found = units(copy, mirror_only_aws)
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            results = list(pool.map(lambda unit: _check_unit(copy, unit, env), [u for u in found if u.offline]))
-    for findings in results:
-        for finding in findings:
+        offline = [u for u in units(copy, mirror_only_aws) if u.offline]
+        for finding in check_units(copy, offline, env):
             ctx.add(finding)
 
 
-# terraform's plugin cache is not safe for concurrent installs, so inits take turns; validate and
-# test, the slow part, still run side by side.
-_INIT_LOCK = threading.Lock()
+def check_units(copy: Path, units: list[Unit], env: dict[str, str]) -> list[Finding]:
+    """Init every unit first, one at a time, then validate and test them side by side.
 
-
-def _check_unit(copy: Path, unit: Unit, env: dict[str, str]) -> list[Finding]:
-    folder = copy / unit.rel
-    with _INIT_LOCK:
-        init = tf.init(folder, env)
-    if not init.ok:
-        return [
-            error(
-                "terraform-init",
-                f"{unit.rel}/versions.tf",
-                f"terraform init failed: {_last_error(init.output)}",
-                "fix the module sources and provider requirements it names",
+    An init links the provider from terraform's plugin cache and may rewrite the cache entry, so no
+    init may overlap another unit's validate or test (that unit's link would dangle meanwhile)."""
+    findings: list[Finding] = []
+    ready = []
+    for unit in units:
+        init = tf.init(copy / unit.rel, env)
+        if init.ok:
+            ready.append(unit)
+        else:
+            findings.append(
+                error(
+                    "terraform-init",
+                    f"{unit.rel}/versions.tf",
+                    f"terraform init failed: {_last_error(init.output)}",
+                    "fix the module sources and provider requirements it names",
+                )
             )
-        ]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for found in pool.map(lambda unit: _validate_and_test(copy / unit.rel, unit, env), ready):
+            findings.extend(found)
+    return findings
+
+
+def _validate_and_test(folder: Path, unit: Unit, env: dict[str, str]) -> list[Finding]:
     findings = _validate(unit, tf.validate(folder, env))
     if unit.has_tests and not findings:
         findings += _tests(unit, tf.test(folder, env))
