@@ -3,14 +3,12 @@ chart's merged values. `invoke render` writes it; `invoke diff` compares two of 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import yamlio
 from .check.context import CheckContext
+from .files import replace_folder
 from .findings import UsageError
 from .kustomize import KustomizeError, RenderedObject, render
 from .repo import Repo
@@ -59,20 +57,11 @@ def render_env(repo: Repo, env: str) -> list[RenderedFile]:
 
 def write_tree(files: list[RenderedFile], out: Path) -> None:
     """Replace out/ with the files, whole or not at all."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+
+    def fill(folder: Path) -> None:
         for f in files:
-            target = staging / f.group / f.name
+            target = folder / f.group / f.name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(f.text, encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}-old-{os.getpid()}")
-            out.rename(old)
-            staging.rename(out)
-            shutil.rmtree(old)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    replace_folder(out, fill)

@@ -8,10 +8,8 @@ place, and the catalog records the new CRD versions last.
 from __future__ import annotations
 
 import re
-import shutil
 import tarfile
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -22,6 +20,7 @@ import yaml
 
 from . import catalog_edit, yamlio
 from .chart_repo import ChartArchive, ChartRepoError
+from .files import replace_folder as swap_in_folder
 from .findings import UsageError
 from .helm_values import chart_sources
 from .repo import CLUSTERS_DIR, Repo
@@ -321,24 +320,14 @@ def crd_folder(need: Need, archive: ChartArchive, contents: ChartContents, today
 def replace_folder(root: Path, folder: Folder) -> None:
     """Stage the files in a temporary folder next to the target, then rename it into place."""
     target = root / folder.rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        staging.chmod(0o755)
+
+    def fill(staging: Path) -> None:
         for name, data in folder.files.items():
             if Path(name).name != name:
                 raise UsageError(f"{folder.rel}: refusing to write '{name}' outside the folder")
             (staging / name).write_bytes(data)
-        if target.exists():
-            old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old)
-        else:
-            staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    swap_in_folder(target, fill)
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -55,22 +55,8 @@ def _scan(ctx: CheckContext, checkov: str, env: str, objects: list[RenderedObjec
             name = f"{index:04d}-{obj.kind.lower()}-{obj.name}.yaml"
             Path(tmp, name).write_text(yamlio.dump(obj.obj), encoding="utf-8")
             by_file[name] = obj
-        proc = subprocess.run(
-            [checkov, "-d", tmp, "--framework", "kubernetes", "--skip-download", "--quiet", "--compact", "-o", "json"],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode not in (0, 1) or not proc.stdout.strip():
-            ctx.add(
-                error(
-                    "checkov",
-                    f"clusters/{env}/kustomization.yaml",
-                    f"checkov did not run: {proc.stderr.strip()[-300:]}",
-                    "run checkov by hand on `invoke render` output and fix what stops it",
-                )
-            )
-            return
-        for failed in _failed_checks(json.loads(proc.stdout)):
+        report = _checkov(ctx, checkov, tmp, "kubernetes", ctx.repo.root, f"clusters/{env}/kustomization.yaml")
+        for failed in report:
             found = by_file.get(Path(str(failed.get("file_path", ""))).name)
             file, line = ctx.locate(found, []) if found else (f"clusters/{env}/kustomization.yaml", None)
             label = found.label() if found else failed.get("resource", "")
@@ -94,10 +80,11 @@ def _failed_checks(report: Any) -> list[dict[str, Any]]:
     return failed
 
 
-def _scan_terraform(ctx: CheckContext, checkov: str) -> None:
+def _checkov(ctx: CheckContext, checkov: str, directory: str, framework: str, cwd: Path, where: str) -> list[dict[str, Any]]:
+    """checkov's failed checks over a directory, or none and a finding when checkov itself fails."""
     proc = subprocess.run(
-        [checkov, "-d", "terraform", "--framework", "terraform", "--skip-download", "--quiet", "--compact", "-o", "json"],
-        cwd=ctx.repo.root,
+        [checkov, "-d", directory, "--framework", framework, "--skip-download", "--quiet", "--compact", "-o", "json"],
+        cwd=cwd,
         capture_output=True,
         text=True,
     )
@@ -105,13 +92,17 @@ def _scan_terraform(ctx: CheckContext, checkov: str) -> None:
         ctx.add(
             error(
                 "checkov",
-                "terraform",
-                f"checkov did not run on terraform/: {proc.stderr.strip()[-300:]}",
-                "run checkov -d terraform by hand and fix what stops it",
+                where,
+                f"checkov did not run on {directory}: {proc.stderr.strip()[-300:]}",
+                f"run checkov -d {directory} --framework {framework} by hand and fix what stops it",
             )
         )
-        return
-    for failed in _failed_checks(json.loads(proc.stdout)):
+        return []
+    return _failed_checks(json.loads(proc.stdout))
+
+
+def _scan_terraform(ctx: CheckContext, checkov: str) -> None:
+    for failed in _checkov(ctx, checkov, "terraform", "terraform", ctx.repo.root, "terraform"):
         path = str(failed.get("file_path", "")).lstrip("/")
         lines = failed.get("file_line_range") or [None]
         ctx.add(
