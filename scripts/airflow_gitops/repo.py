@@ -8,6 +8,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from . import yamlio
 from .findings import UsageError
 
@@ -100,6 +102,7 @@ class Repo:
     root: Path
     _texts: dict[str, str] = field(default_factory=dict, repr=False)
     _docs: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    _nodes: dict[str, list[yaml.Node]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Repo:
@@ -127,6 +130,20 @@ class Repo:
         if rel not in self._docs:
             self._docs[rel] = yamlio.load_all(self.text(rel))
         return self._docs[rel]
+
+    def yaml_nodes(self, rel: str) -> list[yaml.Node]:
+        """The composed documents of a YAML file, with line marks; composed once, when a finding needs a line."""
+        if rel not in self._nodes:
+            self._nodes[rel] = yamlio.documents(self.text(rel))
+        return self._nodes[rel]
+
+    def definitions(self, rel: str, kind: str, name: str) -> list[tuple[yaml.Node, dict[str, Any]]]:
+        """Every document of a YAML file that defines kind/name, with its node for line numbers."""
+        return [
+            (node, doc)
+            for node, doc in zip(self.yaml_nodes(rel), self.yaml_docs(rel), strict=True)
+            if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name
+        ]
 
     def yaml_doc(self, rel: str) -> Any:
         docs = self.yaml_docs(rel)

@@ -79,13 +79,10 @@ class CheckContext:
         best: tuple[int, str, int | None] = (-1, obj.origin or f"clusters/{obj.env}/kustomization.yaml", None)
         for rel in candidates:
             try:
-                docs = yamlio.documents(self.repo.text(rel))
-                parsed = self.repo.yaml_docs(rel)
+                found = self.repo.definitions(rel, obj.kind, obj.name)
             except (OSError, yaml.YAMLError):
                 continue
-            for node, doc in zip(docs, parsed, strict=True):
-                if not _same_object(doc, obj):
-                    continue
+            for node, _ in found:
                 depth, line = yamlio.match_depth(node, path)
                 # a patch wins a tie: it is applied last, so it set the value
                 if depth > best[0]:
@@ -97,7 +94,7 @@ class CheckContext:
         best: tuple[str, int | None] | None = None
         for rel in release.merged.files:
             try:
-                node = yamlio.documents(self.repo.text(rel))
+                node = self.repo.yaml_nodes(rel)
             except (OSError, yaml.YAMLError):
                 continue
             if not node:
@@ -108,6 +105,11 @@ class CheckContext:
         if best:
             return best
         return self.locate(release.app, ["spec", "sources", release.source.index])
+
+    def crd_folder(self, release: ChartRelease) -> str | None:
+        """The vendored CRD folder for the version of the chart a release pins, if it installs CRDs."""
+        entry = self.schemas.chart(release.source.chart)
+        return entry.crd_dir(release.source.version) if entry else None
 
     # --- chart releases ------------------------------------------------------------------
     def releases_of(self, app: RenderedObject) -> list[ChartRelease]:
@@ -120,10 +122,3 @@ class CheckContext:
         if rel in self.broken_files:
             return {}
         return self.repo.yaml_doc(rel) or {}
-
-
-def _same_object(doc: Any, obj: RenderedObject) -> bool:
-    if not isinstance(doc, dict):
-        return False
-    meta = doc.get("metadata") or {}
-    return doc.get("kind") == obj.kind and meta.get("name") == obj.name

@@ -183,8 +183,12 @@ def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: Rendere
 
 def _value_files(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject, index: int, src: dict[str, Any]) -> None:
     helm = src.get("helm") or {}
-    file, line = ctx.locate(app, ["spec", "sources", index, "helm"])
+
+    def where() -> tuple[str, int | None]:
+        return ctx.locate(app, ["spec", "sources", index, "helm"])
+
     if helm.get("ignoreMissingValueFiles"):
+        file, line = where()
         ctx.add(
             error(
                 "ignore-missing-value-files",
@@ -197,6 +201,7 @@ def _value_files(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject,
     expected = [f"$values/apps/{app.name}/values.yaml", f"$values/clusters/{cluster.env}/values/{app.name}.yaml"]
     actual = [str(v) for v in helm.get("valueFiles") or []]
     if actual != expected:
+        file, line = where()
         ctx.add(
             error(
                 "value-files-layout",
@@ -211,8 +216,8 @@ def _value_files(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject,
 def _app_project(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject) -> None:
     spec = app.obj.get("spec") or {}
     project_name = str(spec.get("project", ""))
-    file, line = ctx.locate(app, ["spec", "project"])
     if project_name in ("", "default"):
+        file, line = ctx.locate(app, ["spec", "project"])
         ctx.add(
             error(
                 "app-project",
@@ -226,6 +231,7 @@ def _app_project(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject)
     projects = {p.name: p for p in cluster.of_kind("AppProject")}
     project = projects.get(project_name)
     if project is None:
+        file, line = ctx.locate(app, ["spec", "project"])
         ctx.add(
             error(
                 "app-project",

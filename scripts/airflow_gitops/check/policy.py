@@ -196,8 +196,7 @@ def _crd_owners(ctx: CheckContext, cluster: ClusterRender) -> dict[str, Rendered
     """API group -> the Application whose chart installs that group's CRDs."""
     owners: dict[str, RenderedObject] = {}
     for release in cluster.releases:
-        entry = ctx.schemas.chart(release.source.chart)
-        folder = entry.crd_dir(release.source.version) if entry else None
+        folder = ctx.crd_folder(release)
         if folder is None or not ctx.repo.path(folder).is_dir():
             continue
         for group, _, _ in ctx.schemas.crds_in(folder):

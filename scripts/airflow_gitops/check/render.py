@@ -112,20 +112,15 @@ def _second_definition(ctx: CheckContext, message: str, kind: str, name: str) ->
     rel = building.group(1)
     if not ctx.repo.exists(rel):
         return rel, None
-    seen = 0
-    line: int | None = None
-    for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel), strict=True):
-        if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name:
-            seen += 1
-            line = node.start_mark.line + 1
-    return rel, line if seen > 1 else None
+    found = ctx.repo.definitions(rel, kind, name)
+    return rel, found[-1][0].start_mark.line + 1 if len(found) > 1 else None
 
 
 def _patch_defining(ctx: CheckContext, env: str, kind: str, name: str) -> tuple[str | None, int | None]:
     for rel in ctx.patch_files(env):
         if not ctx.repo.exists(rel) or rel in ctx.broken_files:
             continue
-        for node, doc in zip(yamlio.documents(ctx.repo.text(rel)), ctx.repo.yaml_docs(rel), strict=True):
-            if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name:
-                return rel, node.start_mark.line + 1
+        found = ctx.repo.definitions(rel, kind, name)
+        if found:
+            return rel, found[0][0].start_mark.line + 1
     return None, None

@@ -23,6 +23,7 @@ def run(ctx: CheckContext) -> None:
     if not (ctx.repo.root / "terraform").is_dir():
         return
     platform = _parse(ctx, PLATFORM_MODULE)
+    karpenter = _parse(ctx, KARPENTER_MODULE)
     for env in ctx.envs:
         if ctx.repo.cluster_file(env) in ctx.broken_files:
             continue
@@ -30,7 +31,7 @@ def run(ctx: CheckContext) -> None:
         _stack(ctx, config, "platform")
         _stack(ctx, config, "bootstrap")
         if platform is not None:
-            _names(ctx, config, platform)
+            _names(ctx, config, platform, karpenter)
             _secrets(ctx, config, platform)
     _root_application_path(ctx)
 
@@ -175,7 +176,7 @@ def _root_application_path(ctx: CheckContext) -> None:
 
 
 # --- names and secrets --------------------------------------------------------------------------
-def _names(ctx: CheckContext, config: ClusterConfig, platform: dict[str, Any]) -> None:
+def _names(ctx: CheckContext, config: ClusterConfig, platform: dict[str, Any], karpenter: dict[str, Any] | None) -> None:
     scope = platform_scope(config, platform)
     expected = {
         "name": config.name,
@@ -195,7 +196,6 @@ def _names(ctx: CheckContext, config: ClusterConfig, platform: dict[str, Any]) -
                     _line(ctx, PLATFORM_MODULE, f"{key} "),
                 )
             )
-    karpenter = _parse(ctx, KARPENTER_MODULE)
     if karpenter is not None:
         queue = interpolate(hcl.locals_of(karpenter).get("queue_name"), {"var.cluster_name": config.name})
         for release in ctx.clusters[config.env].releases if config.env in ctx.clusters else []:

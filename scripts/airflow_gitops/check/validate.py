@@ -39,9 +39,9 @@ def _crd_dirs(ctx: CheckContext, cluster: ClusterRender) -> list[str]:
         entry = ctx.schemas.chart(release.source.chart)
         if entry is None or not entry.crds:
             continue
-        folder = entry.crd_dir(release.source.version)
-        file, line = ctx.locate(release.app, ["spec", "sources", release.source.index, "targetRevision"])
+        folder = ctx.crd_folder(release)
         if folder is None or not ctx.repo.path(folder).is_dir():
+            file, line = ctx.locate(release.app, ["spec", "sources", release.source.index, "targetRevision"])
             ctx.add(
                 error(
                     "crd-schema-missing",
@@ -129,7 +129,8 @@ def _validate_object(ctx: CheckContext, cluster: ClusterRender, obj: RenderedObj
 
 def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
     src = release.source
-    app_file, app_line = ctx.locate(release.app, ["spec", "sources", src.index, "helm", "valueFiles"])
+    if release.merged.missing or release.merged.unresolved:
+        app_file, app_line = ctx.locate(release.app, ["spec", "sources", src.index, "helm", "valueFiles"])
     for missing in release.merged.missing:
         ctx.add(
             error(
