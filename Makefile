@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS_VENV := .venv-tools
 BIN := $(VENV)/bin
+# Node.js tooling (Renovate, with the Node.js 24 it needs) from package-lock.json, into node_modules/.
+NODE_TOOLS := node_modules/.installed
 # An air-gapped provider mirror, where the machine has one: invoke installs hashicorp/aws from it.
 TF_PLUGIN_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins))
 export TF_PLUGIN_MIRROR
@@ -12,10 +14,10 @@ export TF_PLUGIN_MIRROR
 check: $(VENV)/.installed
 	$(BIN)/invoke check
 
-test: $(VENV)/.installed $(TOOLS_VENV)/.installed
-	$(BIN)/pytest
+test: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS)
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest
 
-tools: $(TOOLS_VENV)/.installed
+tools: $(TOOLS_VENV)/.installed $(NODE_TOOLS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_check.py
@@ -33,6 +35,10 @@ $(TOOLS_VENV)/.installed: requirements-tools.lock
 	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.lock
 	touch $@
 
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Refresh the lock files from the ranges in pyproject.toml (needs the package index).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
@@ -41,4 +47,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV)
+	rm -rf $(VENV) $(TOOLS_VENV) node_modules

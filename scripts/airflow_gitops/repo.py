@@ -125,6 +125,17 @@ class Repo:
             self._texts[rel] = (self.root / rel).read_text(encoding="utf-8")
         return self._texts[rel]
 
+    def overlay(self, rel: str, text: str) -> Repo:
+        """A view of the same tree in which one file has other content (to read an edit before writing it)."""
+        other = Repo(self.root)
+        other._texts[rel] = text
+        return other
+
+    def forget(self, rel: str) -> None:
+        """Drop what was read of a file, after it was written."""
+        for cache in (self._texts, self._docs, self._nodes):
+            cache.pop(rel, None)
+
     def yaml_docs(self, rel: str) -> list[Any]:
         """Parsed documents of a YAML file; raises yaml.YAMLError on bad syntax."""
         if rel not in self._docs:

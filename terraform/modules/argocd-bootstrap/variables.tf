@@ -16,5 +16,6 @@ variable "repo_root" {
 variable "argocd_apps_chart_version" {
   description = "Version of the argocd-apps chart that creates the root Application and the bootstrap AppProject."
   type        = string
-  default     = "2.0.2"
+  # renovate: datasource=helm depName=argocd-apps registryUrl=https://argoproj.github.io/argo-helm
+  default = "2.0.2"
 }

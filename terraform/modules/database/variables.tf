@@ -12,7 +12,8 @@ variable "identifier" {
 variable "engine_version" {
   description = "PostgreSQL version. A major version alone (\"17\") lets RDS pick the default minor and lets `auto_minor_version_upgrade` move it without Terraform drift; a full `major.minor` pins the minor."
   type        = string
-  default     = "17"
+  # renovate: datasource=endoflife-date depName=amazon-rds-postgresql versioning=loose
+  default = "17"
 
   validation {
     condition     = can(regex("^1[6-9](\\.[0-9]+)?$", var.engine_version))
