@@ -71,3 +71,134 @@ def tf_backend(c: Context, env: str, registry: bool = False) -> None:
 def secrets_init(c: Context, env: str) -> None:
     """Fill each generated Airflow secret in Secrets Manager that has no value yet; never overwrites or prints one."""
     _finish(cli.guarded(lambda: cli.secrets_init(env)))
+
+
+@task(help={"env": "one environment's pins and the shared ones (default: every pin)", "format": "table (default) or json"})
+def pins(c: Context, env: str | None = None, format: str = "table") -> None:  # noqa: A002
+    """List every version pin in the repo: file, line, dependency, datasource, version, environment."""
+    _finish(cli.guarded(lambda: cli.pins(env, format)))
+
+
+@task(
+    help={
+        "env": "the environment to bump (default: dev; staging and prod move only by promote)",
+        "allow-downgrade": "allow a version older than the pinned one",
+        "no-check": "skip the invoke check that runs afterwards",
+    }
+)
+def bump(
+    c: Context, dependency: str, version: str, env: str = "dev", allow_downgrade: bool = False, no_check: bool = False
+) -> None:
+    """Move DEPENDENCY to VERSION in dev and the shared files, keeping comments; vendor a chart's schemas; check."""
+    _finish(cli.guarded(lambda: cli.bump(dependency, version, env, allow_downgrade, run_check=not no_check)))
+
+
+@task(
+    help={
+        "app": "the app to promote (a file clusters/<env>/apps/<app>.yaml)",
+        "to": "the environment to promote into",
+        "from": "the environment to promote from (default: the one before --to)",
+        "tag": "refuse unless the source runs this tag",
+        "charts": "move the app's chart versions too",
+        "mode": "pr (default: push a branch and open or update a pull request), push (a branch) or commit (on this branch)",
+        "dry-run": "print the plan and the diff; change nothing",
+        "no-health-gate": "do not require the source to be Synced and Healthy in its Argo CD",
+        "max-severity": "lowest scan severity that blocks: CRITICAL, HIGH (default), MEDIUM, LOW, INFORMATIONAL or NONE",
+    }
+)
+def promote(
+    c: Context,
+    app: str,
+    to: str,
+    from_: str | None = None,
+    tag: str | None = None,
+    charts: bool = False,
+    mode: str = "pr",
+    dry_run: bool = False,
+    no_health_gate: bool = False,
+    max_severity: str = "HIGH",
+) -> None:
+    """Move an app's image (and with --charts its chart) from one environment to the next, after the gates."""
+    from airflow_gitops.release import Options
+
+    options = Options(app, to, from_, tag, charts, mode, dry_run, not no_health_gate, max_severity)
+    _finish(cli.guarded(lambda: cli.promote(options)))
+
+
+@task(
+    help={
+        "app": "the app to roll back",
+        "env": "the environment to roll back",
+        "to": "the tag to pin (default: the previous one in git history)",
+        "reason": "why (kept with the hold)",
+        "mode": "pr (default), push or commit",
+        "dry-run": "print the plan and the diff; change nothing",
+        "max-severity": "lowest scan severity that blocks (default HIGH)",
+    }
+)
+def rollback(
+    c: Context,
+    app: str,
+    env: str,
+    reason: str,
+    to: str | None = None,
+    mode: str = "pr",
+    dry_run: bool = False,
+    max_severity: str = "HIGH",
+) -> None:
+    """Pin an app's previous image in an environment and hold it there until `invoke hold --release`."""
+    from airflow_gitops.release import Options
+
+    options = Options(app, env, None, to, False, mode, dry_run, False, max_severity, reason)
+    _finish(cli.guarded(lambda: cli.rollback(options)))
+
+
+@task(
+    help={
+        "env": "the environment",
+        "app": "the app whose pins to hold",
+        "reason": "why (required to set a hold)",
+        "release": "release the hold instead",
+        "mode": "commit (default), push or pr",
+    }
+)
+def hold(c: Context, env: str, app: str, reason: str = "", release: bool = False, mode: str = "commit") -> None:
+    """Hold an app's pins in an environment (promote, bump and Renovate leave them alone), or release the hold."""
+    _finish(cli.guarded(lambda: cli.hold(env, app, reason, release, mode)))
+
+
+@task(help={"env": "promotions into this environment", "app": "promotions of this app", "format": "table (default) or json"})
+def history(c: Context, env: str | None = None, app: str | None = None, format: str = "table") -> None:  # noqa: A002
+    """Past promotions and rollbacks from the git trailers: when, who, from, to, tag and digest."""
+    _finish(cli.guarded(lambda: cli.history(env, app, format)))
+
+
+@task(
+    help={
+        "env": "one environment (default: all)",
+        "format": "table (default) or json",
+        "kubeconfig": "read through this kubeconfig instead of EKS (without ARGOCD_SERVER)",
+        "context": "the kubeconfig context",
+    }
+)
+def status(
+    c: Context, env: str | None = None, format: str = "table", kubeconfig: str | None = None, context: str | None = None
+) -> None:  # noqa: A002
+    """Each Argo CD Application's sync, health and revision: from ARGOCD_SERVER, else the cluster's Kubernetes API."""
+    _finish(cli.guarded(lambda: cli.status(env, format, kubeconfig, context)))
+
+
+@task(
+    help={
+        "env": "the environment",
+        "app": "the app (default: airflow)",
+        "timeout": "seconds to wait (default 600)",
+        "kubeconfig": "a kubeconfig instead of EKS",
+        "context": "the kubeconfig context",
+    }
+)
+def verify(
+    c: Context, env: str, app: str = "airflow", timeout: float = 600, kubeconfig: str | None = None, context: str | None = None
+) -> None:
+    """Wait until the app's Deployments and StatefulSets run the pinned digest and are fully rolled out."""
+    _finish(cli.guarded(lambda: cli.verify(env, app, timeout, kubeconfig, context)))

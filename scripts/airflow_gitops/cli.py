@@ -7,6 +7,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .findings import UsageError
 
@@ -180,4 +181,220 @@ def secrets_init(env: str, cwd: Path | None = None) -> int:
         print(f"filled {filled} of {len(results)} secrets; {len(results) - filled} already had a value")
     else:
         print(f"all {len(results)} generated secrets already have a value; nothing changed")
+    return 0
+
+
+def pins(env: str | None, fmt: str, cwd: Path | None = None) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .diff import require_format
+    from .pins import collect
+    from .repo import Repo
+
+    require_format(fmt, ("table", "json"))
+    repo = Repo.discover(cwd)
+    if env is not None:
+        repo.select_envs(env)
+    found = collect(repo, env)
+    if fmt == "json":
+        print(json.dumps([p.to_json() for p in found], indent=2))
+        return 0
+    table = Table(title=f"{len(found)} version pins" + (f" ({env} and shared)" if env else ""))
+    for column in ("file:line", "dependency", "datasource", "version", "env"):
+        table.add_column(column)
+    for p in found:
+        table.add_row(f"{p.file}:{p.line}", p.dependency, p.datasource, p.version, p.env or "shared")
+    Console(highlight=False, width=200).print(table)
+    return 0
+
+
+def bump(dependency: str, version: str, env: str, allow_downgrade: bool, run_check: bool = True, cwd: Path | None = None) -> int:
+    from . import edit, git
+    from .bump import plan_bump
+    from .pins import collect
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    plan = plan_bump(repo, collect(repo), dependency, version, env, allow_downgrade)
+    if not plan.changes:
+        print(f"{dependency} is already at {version} in {env} and the shared files; nothing to change")
+        return 0
+    dirty = set(git.dirty_files(repo.root)) & {c.pin.file for c in plan.changes}
+    if dirty:
+        raise UsageError(f"{', '.join(sorted(dirty))}: uncommitted changes; commit or stash them before bumping")
+    edits = edit.plan(repo, plan.changes)
+    edit.apply(repo, edits)
+    try:
+        if plan.charts:
+            _vendor_chart_schemas(repo, env)
+    except UsageError:
+        edit.apply(repo, [edit.FileEdit(e.file, e.new_text, e.old_text) for e in edits])  # put the pins back
+        raise
+    for change in plan.changes:
+        print(f"{change.pin.file}:{change.pin.line}: {dependency} {change.pin.version} -> {version}")
+    return check(env, False, "table", cwd) if run_check else 0
+
+
+def _vendor_chart_schemas(repo: Any, env: str) -> None:
+    import datetime
+
+    from .chart_repo import ChartRepo, cache_dir, make_session
+    from .schema_vendor import current_plan, still_missing, vendor
+
+    if not current_plan(repo, [env], False):
+        return
+    try:
+        with make_session() as session:
+            vendor(repo, [env], False, ChartRepo(session, cache_dir(os.environ)), datetime.date.today().isoformat())
+    except UsageError as exc:
+        raise UsageError(
+            f"the new chart's schemas could not be vendored ({exc}); run `invoke schemas --env {env}` where the chart repository is reachable"
+        ) from None
+    missing = still_missing(repo, [env])
+    if missing:
+        names = ", ".join(f"{m.pin.chart} {m.pin.version}" for m in missing)
+        raise UsageError(
+            f"no schemas vendored for {names}; run `invoke schemas --env {env}` where the chart repository is reachable"
+        )
+
+
+def _step_printer() -> Callable[[str, str, float], None]:
+    def report(step: str, result: str, seconds: float) -> None:
+        print(f"  ok  {step:<34} {result}  ({seconds:.2f} s)", flush=True)
+
+    return report
+
+
+def _print_outcome(outcome: Any, changes: list[Any]) -> None:
+    for change in changes:
+        digest = f" @ {change.digest[:19]}…" if change.digest else ""
+        print(f"  {change.pin.file}:{change.pin.line}: {change.pin.dependency} {change.pin.version} -> {change.version}{digest}")
+    if outcome is None:
+        print("dry run: nothing written, committed or pushed")
+        return
+    where = {
+        "commit": f"committed {outcome.commit[:12]} on {outcome.branch}",
+        "push": f"pushed {outcome.branch} ({outcome.commit[:12]})",
+    }
+    if outcome.mode == "pr":
+        print(
+            f"{'opened' if outcome.pull_created else 'updated'} pull request {outcome.pull_url} from {outcome.branch} ({outcome.commit[:12]})"
+        )
+    else:
+        pushed = " and pushed" if outcome.mode == "commit" and outcome.pushed else ""
+        print(where[outcome.mode] + pushed)
+    if outcome.attempts > 1:
+        print(f"(after {outcome.attempts} attempts: someone pushed in between; the gates ran again on their change)")
+
+
+def promote(options: Any, cwd: Path | None = None) -> int:
+    from .release import run_promotion
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    print(f"promote {options.app} → {options.to_env} ({options.mode}{', dry run' if options.dry_run else ''})")
+    result = run_promotion(repo.root, options, os.environ, _step_printer(), print)
+    _print_outcome(result.outcome, result.changes)
+    return 0
+
+
+def rollback(options: Any, cwd: Path | None = None) -> int:
+    from .release import run_rollback
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    print(f"roll back {options.app} in {options.to_env} ({options.mode}{', dry run' if options.dry_run else ''})")
+    result = run_rollback(repo.root, options, os.environ, _step_printer(), print)
+    _print_outcome(result.outcome, result.changes)
+    if result.outcome is not None:
+        print(
+            f"{options.to_env}/{options.app} is on hold; release it with: invoke hold --release --env {options.to_env} --app {options.app}"
+        )
+    return 0
+
+
+def hold(env: str, app: str, reason: str, release: bool, mode: str, cwd: Path | None = None) -> int:
+    from .release import run_hold
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    outcome = run_hold(repo.root, env, app, reason, release, mode, os.environ)
+    _print_outcome(outcome, [])
+    print(f"{env}/{app}: hold {'released' if release else 'set'}")
+    return 0
+
+
+def history(env: str | None, app: str | None, fmt: str, cwd: Path | None = None) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .diff import require_format
+    from .history import read
+    from .repo import Repo
+
+    require_format(fmt, ("table", "json"))
+    repo = Repo.discover(cwd)
+    if env is not None:
+        repo.select_envs(env)
+    found = read(repo.root, env, app)
+    if fmt == "json":
+        print(json.dumps([p.to_json() for p in found], indent=2))
+        return 0
+    table = Table(title=f"{len(found)} promotions and rollbacks")
+    for column in ("when", "kind", "app", "from", "to", "tag", "digest", "who", "commit"):
+        table.add_column(column)
+    for p in found:
+        table.add_row(p.when, p.kind, p.app, p.source, p.target, p.tag, p.digest[:19], p.who, p.commit[:12])
+    Console(highlight=False, width=220).print(table)
+    return 0
+
+
+def status(env: str | None, fmt: str, kubeconfig: str | None, context: str | None, cwd: Path | None = None) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .diff import require_format
+    from .observe import statuses_from_argocd, statuses_from_kubernetes
+    from .repo import Repo
+
+    require_format(fmt, ("table", "json"))
+    repo = Repo.discover(cwd)
+    rows = []
+    for name in repo.select_envs(env):
+        if os.environ.get("ARGOCD_SERVER"):
+            rows += statuses_from_argocd(repo, name, os.environ)
+        else:
+            rows += statuses_from_kubernetes(repo, name, kubeconfig, context)
+    if fmt == "json":
+        print(json.dumps([r.to_json() for r in rows], indent=2))
+        return 0
+    table = Table(title="Argo CD Applications")
+    for column in ("env", "app", "sync", "health", "revision"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.env, r.app, r.sync, r.health, r.revision[:12])
+    Console(highlight=False).print(table)
+    healthy = all(r.sync == "Synced" and r.health == "Healthy" for r in rows)
+    return 0 if healthy else EXIT_FINDINGS
+
+
+def verify(env: str, app: str, timeout: float, kubeconfig: str | None, context: str | None, cwd: Path | None = None) -> int:
+    from .observe import verify as wait
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+
+    def progress(pending: Any) -> None:
+        for state, reason in pending:
+            print(f"  {state.kind}/{state.name}: {reason or 'rolled out'}", flush=True)
+
+    states = wait(repo, env, app, timeout, kubeconfig, context, progress)
+    print(f"{env}/{app}: {len(states)} workloads run the pinned digest, fully rolled out")
     return 0

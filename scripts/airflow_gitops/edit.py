@@ -234,7 +234,9 @@ def write_atomic(path: Path, text: str) -> None:
 def apply(repo: Repo, edits: list[FileEdit]) -> None:
     """Write every proven edit, then read each file back."""
     for edit in edits:
-        if repo.path(edit.file).read_text(encoding="utf-8") != edit.old_text:
+        path = repo.path(edit.file)
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != edit.old_text:
             raise UsageError(f"{edit.file}: changed on disk while the edit was planned; run again")
     for edit in edits:
         write_atomic(repo.path(edit.file), edit.new_text)
