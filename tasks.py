@@ -27,9 +27,9 @@ def check(c: Context, env: str | None = None, all: bool = False, format: str = "
 
 
 @task(help={"env": "the environment to render (required)", "out": "output folder (default: out/<env>)"})
-def render(c: Context, env: str, out: str | None = None) -> None:
+def render(c: Context, env: str = "", out: str | None = None) -> None:
     """Write every object Argo CD would apply to an environment, grouped by Application."""
-    _finish(cli.guarded(lambda: cli.render(env, out)))
+    _finish(cli.guarded(lambda: cli.require(env=env) or cli.render(env, out)))
 
 
 @task(
@@ -62,15 +62,15 @@ def schemas(c: Context, env: str | None = None, force: bool = False, plain_http:
         "registry": "create the shared registry stack's state bucket instead (cluster.yaml registry)",
     }
 )
-def tf_backend(c: Context, env: str, registry: bool = False) -> None:
+def tf_backend(c: Context, env: str = "", registry: bool = False) -> None:
     """Create the Terraform state bucket <cluster.name>-tfstate-<account> for an environment (online, idempotent)."""
-    _finish(cli.guarded(lambda: cli.tf_backend(env, registry=registry)))
+    _finish(cli.guarded(lambda: cli.require(env=env) or cli.tf_backend(env, registry=registry)))
 
 
 @task(help={"env": "the environment whose Airflow secrets to fill (required)"})
-def secrets_init(c: Context, env: str) -> None:
+def secrets_init(c: Context, env: str = "") -> None:
     """Fill each generated Airflow secret in Secrets Manager that has no value yet; never overwrites or prints one."""
-    _finish(cli.guarded(lambda: cli.secrets_init(env)))
+    _finish(cli.guarded(lambda: cli.require(env=env) or cli.secrets_init(env)))
 
 
 @task(help={"env": "one environment's pins and the shared ones (default: every pin)", "format": "table (default) or json"})
@@ -87,10 +87,17 @@ def pins(c: Context, env: str | None = None, format: str = "table") -> None:  # 
     }
 )
 def bump(
-    c: Context, dependency: str, version: str, env: str = "dev", allow_downgrade: bool = False, no_check: bool = False
+    c: Context, dependency: str = "", version: str = "", env: str = "dev", allow_downgrade: bool = False, no_check: bool = False
 ) -> None:
     """Move DEPENDENCY to VERSION in dev and the shared files, keeping comments; vendor a chart's schemas; check."""
-    _finish(cli.guarded(lambda: cli.bump(dependency, version, env, allow_downgrade, run_check=not no_check)))
+    _finish(
+        cli.guarded(
+            lambda: (
+                cli.require(dependency=dependency, version=version)
+                or cli.bump(dependency, version, env, allow_downgrade, run_check=not no_check)
+            )
+        )
+    )
 
 
 @task(
@@ -108,8 +115,8 @@ def bump(
 )
 def promote(
     c: Context,
-    app: str,
-    to: str,
+    app: str = "",
+    to: str = "",
     from_: str | None = None,
     tag: str | None = None,
     charts: bool = False,
@@ -122,7 +129,7 @@ def promote(
     from airflow_gitops.release import Options
 
     options = Options(app, to, from_, tag, charts, mode, dry_run, not no_health_gate, max_severity)
-    _finish(cli.guarded(lambda: cli.promote(options)))
+    _finish(cli.guarded(lambda: cli.require(app=app, to=to) or cli.promote(options)))
 
 
 @task(
@@ -138,9 +145,9 @@ def promote(
 )
 def rollback(
     c: Context,
-    app: str,
-    env: str,
-    reason: str,
+    app: str = "",
+    env: str = "",
+    reason: str = "",
     to: str | None = None,
     mode: str = "pr",
     dry_run: bool = False,
@@ -150,7 +157,7 @@ def rollback(
     from airflow_gitops.release import Options
 
     options = Options(app, env, None, to, False, mode, dry_run, False, max_severity, reason)
-    _finish(cli.guarded(lambda: cli.rollback(options)))
+    _finish(cli.guarded(lambda: cli.require(app=app, env=env, reason=reason) or cli.rollback(options)))
 
 
 @task(
@@ -162,9 +169,9 @@ def rollback(
         "mode": "commit (default), push or pr",
     }
 )
-def hold(c: Context, env: str, app: str, reason: str = "", release: bool = False, mode: str = "commit") -> None:
+def hold(c: Context, env: str = "", app: str = "", reason: str = "", release: bool = False, mode: str = "commit") -> None:
     """Hold an app's pins in an environment (promote, bump and Renovate leave them alone), or release the hold."""
-    _finish(cli.guarded(lambda: cli.hold(env, app, reason, release, mode)))
+    _finish(cli.guarded(lambda: cli.require(env=env, app=app) or cli.hold(env, app, reason, release, mode)))
 
 
 @task(help={"env": "promotions into this environment", "app": "promotions of this app", "format": "table (default) or json"})
@@ -198,7 +205,12 @@ def status(
     }
 )
 def verify(
-    c: Context, env: str, app: str = "airflow", timeout: float = 600, kubeconfig: str | None = None, context: str | None = None
+    c: Context,
+    env: str = "",
+    app: str = "airflow",
+    timeout: float = 600,
+    kubeconfig: str | None = None,
+    context: str | None = None,
 ) -> None:
     """Wait until the app's Deployments and StatefulSets run the pinned digest and are fully rolled out."""
-    _finish(cli.guarded(lambda: cli.verify(env, app, timeout, kubeconfig, context)))
+    _finish(cli.guarded(lambda: cli.require(env=env) or cli.verify(env, app, timeout, kubeconfig, context)))

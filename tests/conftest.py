@@ -10,7 +10,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # What a check needs from the repo; the rest (tests, docs, venvs) is left behind to keep copies small.
-COPIED = ("apps", "clusters", "schemas", "terraform")
+COPIED = ("apps", "clusters", "schemas", "terraform", "renovate.json")
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -29,6 +29,9 @@ def init_git(root: Path) -> None:
 def copy_repo(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
+        if (REPO_ROOT / name).is_file():
+            shutil.copy2(REPO_ROOT / name, target / name)
+            continue
         shutil.copytree(REPO_ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__", ".terraform", "*.tfstate*"))
     init_git(target)
     return target

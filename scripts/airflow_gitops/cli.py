@@ -34,6 +34,14 @@ def guarded(action: Callable[[], int]) -> int:
         return EXIT_INTERNAL
 
 
+def require(**flags: str) -> int:
+    """0 when every named option has a value; else a usage error naming the first missing one."""
+    for name, value in flags.items():
+        if not value:
+            raise UsageError(f"--{name.replace('_', '-')} is required; see invoke --help <task>")
+    return 0
+
+
 def check(env: str | None, all_tools: bool, fmt: str, cwd: Path | None = None) -> int:
     from .check import run_check
     from .repo import Repo

@@ -346,3 +346,35 @@ CASES = CASES + (
     Case("hcl-syntax-error", "hcl-syntax", _hcl_syntax_error, "dev"),
     Case("terraform-unformatted", "terraform-fmt", _terraform_unformatted, "dev"),
 )
+
+
+def _image_tag_without_renovate_comment(root: Path) -> str:
+    return _replace(
+        root,
+        "clusters/dev/values/airflow.yaml",
+        "    # renovate: datasource=docker depName=444444444444.dkr.ecr.eu-west-1.amazonaws.com/airflow\n",
+        "",
+    )
+
+
+def _hold_without_renovate_rule(root: Path) -> str:
+    hold = "holds:\n  airflow: {reason: broken, set_by: a <a@example.com>, set_at: '2026-11-25T00:00:00Z', version: 3.2.0-1}\n"
+    (root / "clusters/staging/holds.yaml").write_text(hold)
+    return "clusters/staging/holds.yaml"
+
+
+def _hold_file_malformed(root: Path) -> str:
+    (root / "clusters/dev/holds.yaml").write_text("holds:\n  - airflow\n")
+    return "clusters/dev/holds.yaml"
+
+
+def _chart_schema_not_vendored(root: Path) -> str:
+    return _replace(root, "clusters/dev/apps/airflow.yaml", "targetRevision: 1.21.0", "targetRevision: 1.21.9")
+
+
+CASES = CASES + (
+    Case("image-tag-invisible-to-renovate", "pin-not-visible", _image_tag_without_renovate_comment, "dev"),
+    Case("hold-without-renovate-rule", "hold-not-in-renovate", _hold_without_renovate_rule, "staging"),
+    Case("hold-file-malformed", "hold-invalid", _hold_file_malformed, "dev"),
+    Case("chart-schema-not-vendored", "chart-schema-missing", _chart_schema_not_vendored, "dev"),
+)

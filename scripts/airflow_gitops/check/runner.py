@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..findings import Finding, Severity
 from ..repo import Repo
 from ..schemas import SchemaStore
-from . import contracts, parse, policy, render, slow, validate
+from . import contracts, parse, policy, render, slow, upgrades, validate
 from .context import CheckContext
 
 Stage = Callable[[CheckContext], None]
@@ -19,6 +19,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("validate", validate.run),
     ("contracts", contracts.run),
     ("policy", policy.run),
+    ("upgrades", upgrades.run),
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..findings import error, warning
+from ..findings import error
 from ..kustomize import RenderedObject
 from .context import ChartRelease, CheckContext, ClusterRender, PathPart
 
@@ -170,7 +170,7 @@ def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
     if not ctx.repo.exists(schema_file):
         file, line = ctx.locate(release.app, ["spec", "sources", src.index, "targetRevision"])
         ctx.add(
-            warning(
+            error(
                 "chart-schema-missing",
                 file,
                 f"[{release.env}] {src.chart} {src.version} publishes values.schema.json, but {schema_file} is not vendored",
