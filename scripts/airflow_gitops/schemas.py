@@ -43,6 +43,7 @@ class ChartEntry:
     aws_service_accounts: tuple[str, ...]  # dotted value paths of service account names that reach AWS
     bindings: dict[str, str]  # dotted value path -> value derived from cluster.yaml ('{logs_bucket}')
     required_values: tuple[RequiredValue, ...]
+    values_schema_partial: bool = False  # the schema describes only some top-level values
 
     def values_schema_file(self, version: str) -> str:
         return f"schemas/charts/{self.name}/{version}/values.schema.json"
@@ -71,6 +72,7 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
                 RequiredValue(str(r["path"]), r.get("equals"), str(r.get("rule", "required-value")), str(r.get("why", "")))
                 for r in spec.get("required_values") or ()
             ),
+            values_schema_partial=spec.get("values_schema_scope") == "partial",
         )
     return entries
 

@@ -196,8 +196,13 @@ def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
 
 
 def _unknown_top_level_keys(ctx: CheckContext, release: ChartRelease, schema: Any) -> None:
-    """Chart schemas often leave the top level open; a key the chart does not declare is a typo."""
+    """Chart schemas often leave the top level open; a key the chart does not declare is a typo.
+
+    Not for a schema the catalog marks partial: it lists only some of the chart's values."""
     if not isinstance(schema, dict) or "properties" not in schema or schema.get("additionalProperties") is False:
+        return
+    entry = ctx.schemas.chart(release.source.chart)
+    if entry is not None and entry.values_schema_partial:
         return
     known = set(schema["properties"]) | {"global"}
     src = release.source
