@@ -80,14 +80,17 @@ def pins(c: Context, env: str | None = None, format: str = "table") -> None:  # 
 
 
 @task(
+    positional=["dependency", "version"],
     help={
+        "dependency": "the dependency, as invoke pins names it (a chart, an image, a provider...)",
+        "version": "the exact version to pin",
         "env": "the environment to bump (default: dev; staging and prod move only by promote)",
         "allow-downgrade": "allow a version older than the pinned one",
         "no-check": "skip the invoke check that runs afterwards",
     }
 )
 def bump(
-    c: Context, dependency: str = "", version: str = "", env: str = "dev", allow_downgrade: bool = False, no_check: bool = False
+    c: Context, dependency: str, version: str, env: str = "dev", allow_downgrade: bool = False, no_check: bool = False
 ) -> None:
     """Move DEPENDENCY to VERSION in dev and the shared files, keeping comments; vendor a chart's schemas; check."""
     _finish(
