@@ -1,5 +1,6 @@
 """The slow real tools, behind --all: checkov over the rendered manifests of every cluster and over
-terraform/, then terraform init, validate and test on every module and stack."""
+terraform/, then terraform init, validate and test on every module and stack, then Renovate's
+config validator."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from .. import yamlio
 from ..findings import error
 from ..kustomize import RenderedObject
-from . import terraform_slow
+from . import renovate_slow, terraform_slow
 from .context import CheckContext
 
 CHECKOV_ENV = "CHECKOV"
@@ -46,6 +47,7 @@ def run(ctx: CheckContext) -> None:
     if (ctx.repo.root / "terraform").is_dir():
         _scan_terraform(ctx, checkov)
     terraform_slow.run(ctx)
+    renovate_slow.run(ctx)
 
 
 def _scan(ctx: CheckContext, checkov: str, env: str, objects: list[RenderedObject]) -> None:
