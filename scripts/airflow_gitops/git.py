@@ -62,8 +62,9 @@ def upstream(root: Path, branch: str) -> tuple[str, str] | None:
 
 
 def dirty_files(root: Path) -> list[str]:
-    out = run(root, "status", "--porcelain=v1", "--untracked-files=normal")
-    return [line[3:] for line in out.splitlines() if line.strip()]
+    run(root, "rev-parse", "--git-dir")  # a clear error outside a repository
+    out = _git(root, "status", "--porcelain=v1", "--untracked-files=normal").stdout.decode(errors="replace")
+    return [line[3:] for line in out.splitlines() if line.strip()]  # `XY path`: never strip the status columns
 
 
 def head(root: Path) -> str:

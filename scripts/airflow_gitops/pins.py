@@ -130,6 +130,59 @@ def _application_pins(repo: Repo, file: str) -> Iterator[Pin]:
             yield Pin(file, line, dependency, datasource, str(source["targetRevision"]), env_of(file), "argocd", None, yaml_path)
 
 
+def is_values_file(file: str) -> bool:
+    """Helm values: apps/<app>/values.yaml and clusters/<env>/values/<app>.yaml."""
+    parts = file.split("/")
+    return (parts[0] == CLUSTERS_DIR and len(parts) == 4 and parts[2] == "values") or (
+        parts[0] == APPS_DIR and len(parts) == 3 and parts[2] == "values.yaml"
+    )
+
+
+def _scalar(node: yaml.Node, key: str) -> yaml.ScalarNode | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key and isinstance(v, yaml.ScalarNode):
+                return v
+    return None
+
+
+def _image_pin(file: str, key_path: tuple[str | int, ...], value: yaml.Node) -> Pin | None:
+    """What Renovate's helm-values manager reads under a key ending in `image`: {registry?, repository, tag}, or repo:tag."""
+    if isinstance(value, yaml.MappingNode):
+        repository, tag = _scalar(value, "repository"), _scalar(value, "tag")
+        if repository is None or tag is None or not repository.value or not tag.value:
+            return None
+        registry = _scalar(value, "registry")
+        name = f"{registry.value}/{repository.value}" if registry is not None and registry.value else repository.value
+        return Pin(
+            file, tag.start_mark.line + 1, name, "docker", tag.value, env_of(file), "helm-values", None, (*key_path, "tag")
+        )
+    if isinstance(value, yaml.ScalarNode) and isinstance(value.value, str):
+        image, sep, version = value.value.rpartition(":")
+        if sep and image and "/" not in version and "@" not in value.value:
+            return Pin(file, value.start_mark.line + 1, image, "docker", version, env_of(file), "helm-values")
+    return None
+
+
+def _helm_values_pins(repo: Repo, file: str) -> Iterator[Pin]:
+    try:
+        docs = repo.yaml_nodes(file)
+    except yaml.YAMLError:
+        return
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> Iterator[Pin]:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(key.value)
+                if name.lower().endswith("image") and (pin := _image_pin(file, (*path, name), value)):
+                    yield pin
+                else:
+                    yield from walk(value, (*path, name))
+
+    for doc in docs[:1]:
+        yield from walk(doc, ())
+
+
 def chart_dependency(repo_url: str, chart: str) -> tuple[str, str]:
     """Renovate's name for a chart source: the chart of an HTTP repository, or the OCI image."""
     if "://" in repo_url and not repo_url.startswith("oci://"):
@@ -239,6 +292,8 @@ def _recognisers(file: str) -> list[Recogniser]:
     found: list[Recogniser] = []
     if top in (APPS_DIR, CLUSTERS_DIR) and name.endswith((".yaml", ".yml")):
         found += [_application_pins, lambda repo, f: _comment_pins(repo, f, hcl=False)]
+    if is_values_file(file):
+        found.append(_helm_values_pins)
     if top == "terraform" and name.endswith(".tf"):
         found += [_terraform_pins, lambda repo, f: _comment_pins(repo, f, hcl=True)]
     if file == "pyproject.toml":

@@ -7,8 +7,7 @@ import re
 
 from .. import holds
 from ..findings import UsageError, error
-from ..pins import comment_fields
-from ..repo import APPS_DIR, CLUSTERS_DIR
+from ..pins import comment_fields, is_values_file
 from .context import CheckContext
 
 _TAG = re.compile(r"^(?P<indent>\s*)tag:\s*\S")
@@ -17,16 +16,9 @@ _KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[\w.-]+):\s*(#.*)?$")
 
 def run(ctx: CheckContext) -> None:
     for file in ctx.repo.tracked_files:
-        if _is_values_file(file):
+        if is_values_file(file):
             _visible_tags(ctx, file)
     _holds(ctx)
-
-
-def _is_values_file(file: str) -> bool:
-    parts = file.split("/")
-    return (parts[0] == CLUSTERS_DIR and len(parts) == 4 and parts[2] == "values") or (
-        parts[0] == APPS_DIR and len(parts) == 3 and parts[2] == "values.yaml"
-    )
 
 
 def _parent_key(lines: list[str], index: int, indent: int) -> str:
