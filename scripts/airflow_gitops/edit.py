@@ -190,8 +190,14 @@ def plan_file(repo: Repo, file: str, changes: list[Change]) -> FileEdit:
     old_text = repo.text(file)
     added = 0
     if file.endswith((".yaml", ".yml")):
-        assignments = _yaml_assignments(old_text, changes)
-        known = yamlio.load(old_text)
+        try:
+            assignments = _yaml_assignments(old_text, changes)
+            known = yamlio.load(old_text)
+        except yaml.YAMLError as exc:
+            line = yamlio.error_line(exc)
+            raise UsageError(
+                f"{file}{f':{line}' if line else ''}: not valid YAML ({yamlio.error_text(exc)}); fix it, then run again"
+            ) from None
         added = sum(1 for path, _ in assignments if path[-1] == DIGEST_KEY and DIGEST_KEY not in _get(known, path[:-1]))
         try:
             new_text = _apply_ruamel(old_text, assignments)

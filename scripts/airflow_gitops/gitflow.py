@@ -117,6 +117,13 @@ def _attempt_branch(root: Path, tree: Tree, delivery: Delivery, repo: Repo) -> t
         git.run(root, "switch", "--quiet", tree.branch)
 
 
+def _catch_up(root: Path, tree: Tree) -> None:
+    """Bring the branch (reset to where the attempt started) forward to its upstream as it is now."""
+    assert tree.remote is not None and tree.remote_branch is not None and tree.upstream_ref is not None
+    git.run(root, "fetch", "--quiet", tree.remote, f"+refs/heads/{tree.remote_branch}:{tree.upstream_ref}")
+    git.run(root, "merge", "--quiet", "--ff-only", tree.upstream_ref)
+
+
 def deliver(
     root: Path,
     mode: str,
@@ -136,6 +143,8 @@ def deliver(
             sha, pushed = _attempt_branch(root, tree, delivery, repo)
         if not pushed:
             last = f"{tree.remote}: push rejected, someone pushed first"
+            if mode == "commit":
+                _catch_up(root, tree)  # the next attempt gates and plans on top of what was pushed first
             continue
         if mode != "pr":
             return Outcome(mode, sha, delivery.branch if mode == "push" else tree.branch, tree.remote is not None, attempt)

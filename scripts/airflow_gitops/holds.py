@@ -53,9 +53,11 @@ def load(repo: Repo, env: str) -> dict[str, Hold]:
     if not repo.exists(rel):
         return {}
     try:
-        data = repo.yaml_doc(rel) or {}
+        data = repo.yaml_doc(rel)
     except yaml.YAMLError as exc:
         raise UsageError(f"{rel}: not valid YAML ({yamlio.error_text(exc)}); fix it or restore it from git") from None
+    if data is None:  # empty: what releasing the last hold leaves
+        return {}
     entries = data.get("holds") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise UsageError(f"{rel}: expected a mapping `holds: {{<app>: {{reason, set_by, set_at, version}}}}`; fix the file")
