@@ -380,16 +380,16 @@ def status(env: str | None, fmt: str, kubeconfig: str | None, context: str | Non
             rows += statuses_from_argocd(repo, name, os.environ)
         else:
             rows += statuses_from_kubernetes(repo, name, kubeconfig, context)
+    healthy = all(r.sync == "Synced" and r.health == "Healthy" for r in rows)
     if fmt == "json":
         print(json.dumps([r.to_json() for r in rows], indent=2))
-        return 0
+        return 0 if healthy else EXIT_FINDINGS
     table = Table(title="Argo CD Applications")
     for column in ("env", "app", "sync", "health", "revision"):
         table.add_column(column)
     for r in rows:
         table.add_row(r.env, r.app, r.sync, r.health, r.revision[:12])
     Console(highlight=False).print(table)
-    healthy = all(r.sync == "Synced" and r.health == "Healthy" for r in rows)
     return 0 if healthy else EXIT_FINDINGS
 
 
