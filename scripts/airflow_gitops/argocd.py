@@ -14,11 +14,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import Retry
 
+from . import http
 from .findings import UsageError
 
 SERVER_ENV = "ARGOCD_SERVER"
@@ -133,6 +130,11 @@ def normalise_repo_url(url: str) -> str:
     return url.strip().rstrip("/").removesuffix(".git").rstrip("/").lower()
 
 
+def make_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
+    """GETs retried on connection errors, read timeouts, 429 and 502-504, with backoff and Retry-After."""
+    return http.make_session("airflow-gitops-promote", {"GET"}, RETRY_STATUSES, retries, backoff)
+
+
 def revision_for_repo(state: ApplicationState, repo_url: str) -> str | None:
     """The synced revision of the first source whose repoURL is repo_url; None if no source is."""
     wanted = normalise_repo_url(repo_url)
@@ -141,40 +143,6 @@ def revision_for_repo(state: ApplicationState, repo_url: str) -> str | None:
         if normalise_repo_url(repo) == wanted:
             return revision or None
     return None
-
-
-def make_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
-    """GETs retried on connection errors, read timeouts, 429 and 502-504, with backoff and Retry-After."""
-    retry = Retry(
-        total=retries,
-        backoff_factor=backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "airflow-gitops-promote"
-    return session
-
-
-def _network_problem(exc: requests.RequestException, timeout: float | tuple[float, float]) -> str:
-    """What went wrong below HTTP, in a few words: 'no answer within 30 s', 'Connection refused'."""
-    inner = exc.args[0] if exc.args else None
-    reason: BaseException = inner.reason if isinstance(inner, MaxRetryError) and inner.reason else exc
-    if isinstance(reason, NewConnectionError):
-        cause = reason.__cause__
-        return f"could not connect ({cause.strerror if isinstance(cause, OSError) and cause.strerror else 'no connection'})"
-    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    if isinstance(reason, ConnectTimeoutError | requests.ConnectTimeout):
-        return f"could not connect within {connect} s"
-    if isinstance(reason, Urllib3Timeout | requests.Timeout):
-        return f"no answer within {read} s"
-    lines = str(reason).strip().splitlines()
-    return (lines[0] if lines else type(reason).__name__)[:200]
 
 
 @dataclass
@@ -197,7 +165,7 @@ class ArgoCd:
             )
         except requests.RequestException as exc:
             raise UsageError(
-                f"Argo CD at {self.server.url} did not answer for {app}: {_network_problem(exc, self.timeout)}; "
+                f"Argo CD at {self.server.url} did not answer for {app}: {http.network_problem(exc, self.timeout)}; "
                 f"check {SERVER_ENV} or {SERVER_KEY}, the network path (VPN) and the argocd-server pods, {SKIP}"
             ) from exc
         if response.status_code != 200:

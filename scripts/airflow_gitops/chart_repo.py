@@ -19,10 +19,8 @@ from urllib.parse import urljoin
 
 import requests
 import yaml
-from requests.adapters import HTTPAdapter
-from urllib3.util import Retry
 
-from . import yamlio
+from . import http, yamlio
 from .findings import UsageError
 
 TIMEOUT = (10.0, 120.0)  # seconds to connect, seconds to wait between bytes
@@ -58,19 +56,7 @@ class Located:
 
 def make_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
     """A session that retries GETs on connection errors, 429 and 5xx, with exponential backoff."""
-    retry = Retry(
-        total=retries,
-        backoff_factor=backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET"}),
-        raise_on_status=False,
-    )
-    adapter = HTTPAdapter(max_retries=retry)
-    session = requests.Session()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "airflow-gitops-schemas"
-    return session
+    return http.make_session("airflow-gitops-schemas", {"GET"}, RETRY_STATUSES, retries, backoff)
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:

@@ -17,11 +17,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import Retry
 
+from . import http
 from .findings import UsageError
 
 API_URL_ENV = "GITHUB_API_URL"
@@ -92,43 +89,15 @@ def error_text(document: Any) -> str:
     return " ".join(": ".join(t for t in texts if t).split())[:300]
 
 
+def make_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
+    """GET and PATCH retried on connection errors, 429 and 502-504, with backoff and Retry-After; POST only
+    when the connection failed before anything was sent (urllib3 retries no method on a connect error)."""
+    return http.make_session("airflow-gitops-promote", {"GET", "PATCH"}, RETRY_STATUSES, retries, backoff)
+
+
 def rate_limit_reset(header: str) -> str:
     """x-ratelimit-reset (epoch seconds) -> '2026-11-25 12:00:00 UTC'."""
     return datetime.fromtimestamp(int(header), UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if header.isdigit() else "an unknown time"
-
-
-def make_session(retries: int = 3, backoff: float = 0.5) -> requests.Session:
-    """GET and PATCH retried on connection errors, 429 and 502-504, with backoff and Retry-After; POST only
-    when the connection failed before anything was sent."""
-    retry = Retry(
-        total=retries,
-        backoff_factor=backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "PATCH"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "airflow-gitops-promote"
-    return session
-
-
-def _network_problem(exc: requests.RequestException, timeout: float | tuple[float, float]) -> str:
-    inner = exc.args[0] if exc.args else None
-    reason: BaseException = inner.reason if isinstance(inner, MaxRetryError) and inner.reason else exc
-    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    if isinstance(reason, NewConnectionError):
-        cause = reason.__cause__
-        return f"could not connect ({cause.strerror if isinstance(cause, OSError) and cause.strerror else 'no connection'})"
-    if isinstance(reason, ConnectTimeoutError | requests.ConnectTimeout):
-        return f"could not connect within {connect} s"
-    if isinstance(reason, Urllib3Timeout | requests.Timeout):
-        return f"no answer within {read} s"
-    lines = str(reason).strip().splitlines()
-    return (lines[0] if lines else type(reason).__name__)[:200]
 
 
 @dataclass
@@ -191,7 +160,7 @@ class GitHub:
             return self.session.request(method, f"{self.api_url}{path}", headers=headers, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise UsageError(
-                f"GitHub at {self.api_url} did not answer {method} {path}: {_network_problem(exc, self.timeout)}; "
+                f"GitHub at {self.api_url} did not answer {method} {path}: {http.network_problem(exc, self.timeout)}; "
                 f"check {API_URL_ENV} and the network, then try again"
             ) from exc
 
