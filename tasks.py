@@ -87,7 +87,7 @@ def pins(c: Context, env: str | None = None, format: str = "table") -> None:  # 
         "env": "the environment to bump (default: dev; staging and prod move only by promote)",
         "allow-downgrade": "allow a version older than the pinned one",
         "no-check": "skip the invoke check that runs afterwards",
-    }
+    },
 )
 def bump(
     c: Context, dependency: str, version: str, env: str = "dev", allow_downgrade: bool = False, no_check: bool = False

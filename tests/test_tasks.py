@@ -153,7 +153,9 @@ def test_check_all_runs_checkov_on_rendered_manifests(repo_copy: Path) -> None:
     data = yaml.safe_load(kust.read_text())
     data["resources"].append("debug-shell.yaml")
     kust.write_text(yaml.safe_dump(data, sort_keys=False))
-    proc = invoke(repo_copy, "check", "--all", "--env", "dev", "--format", "json", env={"CHECKOV": checkov})
+    validator = str(REPO_ROOT / "node_modules/.bin/renovate-config-validator")
+    env = {"CHECKOV": checkov, "RENOVATE_CONFIG_VALIDATOR": validator}
+    proc = invoke(repo_copy, "check", "--all", "--env", "dev", "--format", "json", env=env)
     assert proc.returncode == 1, proc.stderr
     findings = json.loads(proc.stdout)["findings"]
     privileged = [f for f in findings if f["rule"] == "checkov:CKV_K8S_16"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
-import tempfile
 from collections.abc import Mapping
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -24,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from . import yamlio
+from .files import write_atomic
 from .findings import UsageError
 
 VERSIONS_KEY = "versions"
@@ -154,22 +153,6 @@ def carry_over(original: str, baseline: str, edited: str) -> str | None:
     for start, end, lines in reversed(changes):
         result[start:end] = lines
     return "".join(result)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder, keeping the file's mode."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def record_crd_versions(path: Path, updates: Mapping[str, Mapping[str, str]], file: str) -> None:

@@ -12,10 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import io
-import os
-import tempfile
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -24,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from . import pins as pin_model
 from . import yamlio
+from .files import write_atomic
 from .findings import UsageError
 from .pins import Pin
 from .repo import Repo
@@ -114,6 +112,23 @@ def _yaml_assignments(text: str, changes: list[Change]) -> list[tuple[tuple[str 
     return assignments
 
 
+def _move_following_comment(parent: CommentedMap, source: str, target: str | int) -> None:
+    """Hand what follows the source key's line to the target key; a comment at the end of that line stays on it."""
+    slots = parent.ca.items.pop(source)
+    token = slots[2]
+    if token is None or not token.value.startswith("#"):
+        parent.ca.items[target] = slots
+        return
+    own, _, rest = token.value.partition("\n")
+    kept = copy.copy(token)
+    kept.value = own + "\n"
+    parent.ca.items[source] = [slots[0], slots[1], kept, slots[3]]
+    if rest:
+        moved = copy.copy(token)
+        moved.value = "\n" + rest
+        parent.ca.items[target] = [None, None, moved, None]
+
+
 def _apply_ruamel(text: str, assignments: list[tuple[tuple[str | int, ...], str]]) -> str:
     handler = _round_trip_yaml()
     doc = handler.load(text)
@@ -125,7 +140,7 @@ def _apply_ruamel(text: str, assignments: list[tuple[tuple[str | int, ...], str]
             parent.insert(after, key, value)
             # what follows the tag line (blank lines, the next section's comment) belongs after the new line
             if "tag" in parent and "tag" in parent.ca.items:
-                parent.ca.items[key] = parent.ca.items.pop("tag")
+                _move_following_comment(parent, "tag", key)
             continue
         old = parent[key]
         # keep the scalar's quoting: ruamel hands quoted scalars back as str subclasses of the same style
@@ -157,12 +172,20 @@ def _edit_line(file: str, text: str, changes: list[Change]) -> str:
 
 
 def _verify_pins(repo: Repo, file: str, new_text: str, changes: list[Change]) -> None:
-    """Pins read from the new text must be the old pins with exactly the planned values."""
+    """Pins read from the new text must be the old pins with exactly the planned values.
+
+    A digest line added under a tag moves every pin below it down one line."""
+    grown = [c.pin.line for c in changes if c.digest is not None and c.pin.digest is None]
     expected = {(p.line, p.dependency): p for p in pin_model.collect_file(repo, file)}
     for change in changes:
         key = (change.pin.line, change.pin.dependency)
         digest = change.digest if change.digest is not None else expected[key].digest
         expected[key] = replace(expected[key], version=change.version, digest=digest)
+    expected = {
+        (moved, dependency): replace(pin, line=moved)
+        for (line, dependency), pin in expected.items()
+        for moved in [line + sum(1 for at in grown if line > at)]
+    }
     got = {(p.line, p.dependency): p for p in pin_model.collect_file(repo.overlay(file, new_text), file)}
     if got != expected:
         raise UsageError(f"{file}: after the edit the pins read back differently than planned; nothing was written")
@@ -221,22 +244,6 @@ def plan(repo: Repo, changes: list[Change]) -> list[FileEdit]:
     return [plan_file(repo, file, file_changes) for file, file_changes in sorted(by_file.items())]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace a file whole: a temp file in the same folder, flushed, then renamed over it."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def apply(repo: Repo, edits: list[FileEdit]) -> None:
     """Write every proven edit, then read each file back."""
     for edit in edits:
@@ -245,8 +252,12 @@ def apply(repo: Repo, edits: list[FileEdit]) -> None:
         if current != edit.old_text:
             raise UsageError(f"{edit.file}: changed on disk while the edit was planned; run again")
     for edit in edits:
-        write_atomic(repo.path(edit.file), edit.new_text)
+        if edit.new_text == "":  # nothing left to say: the file goes (a released last hold)
+            repo.path(edit.file).unlink(missing_ok=True)
+        else:
+            write_atomic(repo.path(edit.file), edit.new_text)
     for edit in edits:
-        if repo.path(edit.file).read_text(encoding="utf-8") != edit.new_text:
+        path = repo.path(edit.file)
+        if (path.read_text(encoding="utf-8") if path.exists() else "") != edit.new_text:
             raise UsageError(f"{edit.file}: what was written does not read back; restore it with git checkout -- {edit.file}")
         repo.forget(edit.file)

@@ -198,7 +198,7 @@ def run_promotion(
     if options.mode not in gitflow.MODES:
         raise UsageError(f"--mode {options.mode}: choose one of {', '.join(gitflow.MODES)}")
     severity_rank(options.max_severity)
-    if options.mode == "pr":
+    if options.mode == "pr" and not options.dry_run:
         GitHub.from_env(environ)  # fail before any gate if the PR cannot be opened
     found: dict[str, object] = {}
 
