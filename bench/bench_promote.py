@@ -31,28 +31,14 @@ sys.path.insert(0, str(REPO_ROOT))
 from tests.adapters.argocd_spec import conforming  # noqa: E402 - the repository root is on the path from here
 from tests.adapters.test_argocd import CHART_VERSION, application  # noqa: E402
 from tests.aws.conftest import _moto_server  # noqa: E402
-from tests.conftest import copy_repo, git  # noqa: E402
-from tests.release.conftest import NEW_TAG, OLD_TAG, VALUES, push_image, with_tag  # noqa: E402
+from tests.conftest import git  # noqa: E402
+from tests.release.conftest import NEW_TAG, OLD_TAG, make_seed_remote, push_image  # noqa: E402
 
 INVOKE = Path(sys.executable).with_name("invoke")
 ACCOUNT = "444444444444"  # the registry account of cluster.yaml
 TARGET_SECONDS = 2.0
 BRANCH = f"promote/airflow/staging/{NEW_TAG}"
 STEP = re.compile(r"^  ok  (?P<step>.+?)\s{2,}(?P<result>.*)  \((?P<seconds>\d+\.\d+) s\)$")
-
-
-def make_remote(folder: Path) -> tuple[Path, str]:
-    """A bare remote of the repository in which dev runs NEW_TAG; and that commit (what Argo CD reports synced)."""
-    work = copy_repo(folder / "seed")
-    shutil.copy2(REPO_ROOT / "renovate.json", work / "renovate.json")
-    git(work, "add", "renovate.json")
-    git(work, "commit", "-q", "--amend", "--no-edit")
-    rel = VALUES.format(env="dev")
-    (work / rel).write_text(with_tag((work / rel).read_text(encoding="utf-8"), NEW_TAG), encoding="utf-8")
-    git(work, "commit", "-q", "-am", f"run airflow {NEW_TAG} in dev")
-    remote = folder / "remote.git"
-    git(folder, "clone", "-q", "--bare", str(work), str(remote))
-    return remote, git(work, "rev-parse", "HEAD").strip()
 
 
 @contextmanager
@@ -141,7 +127,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-promote-") as tmp:
         folder = Path(tmp)
-        remote, synced = make_remote(folder)
+        remote, synced = make_seed_remote(folder)
         with _moto_server(folder / "moto.log", ACCOUNT) as moto, argocd(synced) as argocd_url:
             ecr = moto.client("ecr")
             ecr.create_repository(repositoryName="airflow")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -169,19 +168,20 @@ class Platform:
         return dict(line.split(": ", 1) for line in body.split("\n\n")[-1].splitlines() if ": " in line)
 
 
-@pytest.fixture(scope="session")
-def seed_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bare repository of the shipped repo (and renovate.json, where holds go) plus one commit: dev runs NEW_TAG."""
-    work = copy_repo(tmp_path_factory.mktemp("seed") / "work")
-    shutil.copy2(REPO_ROOT / "renovate.json", work / "renovate.json")
-    git(work, "add", "renovate.json")
-    git(work, "commit", "-q", "--amend", "--no-edit")
+def make_seed_remote(folder: Path) -> tuple[Path, str]:
+    """A bare repository of the shipped repo plus one commit in which dev runs NEW_TAG; and that commit."""
+    work = copy_repo(folder / "work")
     rel = VALUES.format(env="dev")
     (work / rel).write_text(with_tag((work / rel).read_text(encoding="utf-8"), NEW_TAG), encoding="utf-8")
     git(work, "commit", "-q", "-am", f"run airflow {NEW_TAG} in dev")
-    bare = work.parent / "remote.git"
-    git(work.parent, "clone", "-q", "--bare", str(work), str(bare))
-    return bare
+    bare = folder / "remote.git"
+    git(folder, "clone", "-q", "--bare", str(work), str(bare))
+    return bare, git(work, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture(scope="session")
+def seed_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_seed_remote(tmp_path_factory.mktemp("seed"))[0]
 
 
 @pytest.fixture
