@@ -51,7 +51,7 @@ module "cluster" {
   vpc_id                       = module.network.vpc_id
   subnet_ids                   = module.network.private_subnet_ids
   endpoint_public_access_cidrs = var.cluster.cluster.endpoint_public_access_cidrs
-  admin_principal_arns         = var.admin_principal_arns
+  admin_principal_arns         = concat(var.admin_principal_arns, [local.ci_apply_role_arn])
   system_node_group            = var.cluster.cluster.system_node_group
   tags                         = local.tags
 }

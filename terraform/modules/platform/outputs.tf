@@ -64,3 +64,8 @@ output "pod_identity_associations" {
     karpenter = { namespace = local.karpenter_identity.namespace, service_account = local.karpenter_identity.service_account }
   })
 }
+
+output "ci_role_arns" {
+  description = "Roles of this environment's GitHub workflows, by name (`terraform-plan`, `terraform-apply`): the values of the AWS_PLAN_ROLE_ARN and AWS_APPLY_ROLE_ARN variables of its GitHub environment."
+  value       = module.ci_roles.role_arns
+}

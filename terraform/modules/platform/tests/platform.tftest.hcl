@@ -40,6 +40,15 @@ run "dev" {
   }
 
   assert {
+    condition = (
+      local.github_repository == "example-org/airflow-eks-platform"
+      && module.ci_roles.role_arns != null
+      && local.ci_apply_role_arn == "arn:aws:iam::111111111111:role/airflow-dev-github-terraform-apply"
+    )
+    error_message = "The CI roles must belong to the repository in gitops.repo_url, named <cluster>-github-<role>."
+  }
+
+  assert {
     condition     = module.database.identifier == "airflow-dev-airflow" && !module.database.multi_az && !module.database.deletion_protection
     error_message = "dev's database is single-AZ without deletion protection, as its cluster.yaml says."
   }

@@ -48,6 +48,49 @@ module "registry" {
   pull_account_ids = local.pull_accounts
 }
 
+# The roles of the image and promote workflows (.github/README.md). Pushing is for main and release
+# tags; reading tags, digests and scan findings is for promotions, run in a protected environment.
+locals {
+  github_repository = regex("github\\.com[/:]([^/]+/[^/]+?)(?:\\.git)?/?$", local.clusters[sort(keys(local.clusters))[0]].gitops.repo_url)[0]
+  push_actions = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DescribeImageScanFindings",
+    "ecr:DescribeImages",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+  ]
+  ecr_policy = {
+    for name, actions in { image-push = local.push_actions, image-read = ["ecr:DescribeImages", "ecr:DescribeImageScanFindings"] } :
+    name => jsonencode({
+      Version = "2012-10-17"
+      Statement = concat(
+        [{ Sid = "Repositories", Effect = "Allow", Action = actions, Resource = values(module.registry.repository_arns) }],
+        # GetAuthorizationToken has no resource-level permissions; only a push needs a registry login.
+        name == "image-push" ? [{ Sid = "RegistryLogin", Effect = "Allow", Action = "ecr:GetAuthorizationToken", Resource = "*" }] : [],
+      )
+    })
+  }
+}
+
+module "ci_roles" {
+  source = "../../../modules/github-oidc"
+
+  repository  = local.github_repository
+  name_prefix = "airflow-registry-github"
+  roles = {
+    image-push = { subjects = ["ref:refs/heads/main", "ref:refs/tags/v*"], inline_policy_json = local.ecr_policy["image-push"] }
+    image-read = { subjects = ["environment:staging", "environment:prod"], inline_policy_json = local.ecr_policy["image-read"] }
+  }
+}
+
+output "ci_role_arns" {
+  description = "Roles of the image and promote workflows (AWS_IMAGE_PUSH_ROLE_ARN, AWS_IMAGE_READ_ROLE_ARN)."
+  value       = module.ci_roles.role_arns
+}
+
 output "repository_urls" {
   description = "Image repository URL by name."
   value       = module.registry.repository_urls
