@@ -283,6 +283,40 @@ def _workflow_pins(repo: Repo, file: str) -> Iterator[Pin]:
             yield Pin(file, number, match.group("action"), "github-tags", tag or ref, None, "github-actions", digest)
 
 
+def _pre_commit_pins(repo: Repo, file: str) -> Iterator[Pin]:
+    """Each hook repository's `rev`; `local` and `meta` hooks pin nothing."""
+    try:
+        docs = repo.yaml_nodes(file)
+    except yaml.YAMLError:
+        return
+    repos = _mapping_value(docs[0], "repos") if docs else None
+    for entry in repos.value if isinstance(repos, yaml.SequenceNode) else []:
+        url, rev = _scalar(entry, "repo"), _scalar(entry, "rev")
+        if url is None or rev is None or url.value in ("local", "meta"):
+            continue
+        name = str(url.value).removesuffix(".git").rstrip("/")
+        host, _, path = name.partition("://")[2].partition("/")
+        datasource = {"github.com": "github-tags", "gitlab.com": "gitlab-tags"}.get(host, "git-tags")
+        yield Pin(
+            file,
+            rev.start_mark.line + 1,
+            path if datasource != "git-tags" else name,
+            datasource,
+            str(rev.value),
+            None,
+            "pre-commit",
+        )
+
+
+def _mapping_value(node: yaml.Node, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                value: yaml.Node = v
+                return value
+    return None
+
+
 Recogniser = Callable[[Repo, str], Iterator[Pin]]
 
 
@@ -298,8 +332,10 @@ def _recognisers(file: str) -> list[Recogniser]:
         found += [_terraform_pins, lambda repo, f: _comment_pins(repo, f, hcl=True)]
     if file == "pyproject.toml":
         found.append(_pyproject_pins)
-    if re.fullmatch(r"requirements(-[\w-]+)?\.lock", file):
+    if re.fullmatch(r"requirements(-[\w-]+)?\.lock", file) or re.fullmatch(r"[\w-]*requirements([-.]\w+)?\.(txt|pip)", name):
         found.append(_requirements_pins)
+    if file == ".pre-commit-config.yaml":
+        found.append(_pre_commit_pins)
     if file == "package.json":
         found.append(_npm_pins)
     if name == "Dockerfile" or name.startswith("Dockerfile."):
