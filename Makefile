@@ -2,6 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 TOOLS_VENV := .venv-tools
+# Airflow itself, for the DAG tests (tests/dags/): its dependency tree stays out of the tooling venv.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_IMAGE_DIR := images/airflow
+# The image's Airflow version, read from the tag of its base image (FROM apache/airflow:<version>-python<x.y>).
+AIRFLOW_VERSION = $(shell sed -nE 's/^FROM apache\/airflow:([0-9][^-@[:space:]]*)-python.*/\1/p' $(AIRFLOW_IMAGE_DIR)/Dockerfile)
 BIN := $(VENV)/bin
 # Node.js tooling (Renovate, with the Node.js 24 it needs) from package-lock.json, into node_modules/.
 NODE_TOOLS := node_modules/.installed
@@ -9,12 +14,12 @@ NODE_TOOLS := node_modules/.installed
 TF_PLUGIN_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins))
 export TF_PLUGIN_MIRROR
 
-.PHONY: check test tools bench lock clean
+.PHONY: check test tools bench lock lock-airflow clean
 
 check: $(VENV)/.installed
 	$(BIN)/invoke check
 
-test: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS)
+test: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS) $(AIRFLOW_VENV)/.installed
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest
 
 tools: $(TOOLS_VENV)/.installed $(NODE_TOOLS)
@@ -36,6 +41,31 @@ $(TOOLS_VENV)/.installed: requirements-tools.lock
 	$(TOOLS_VENV)/bin/pip install --quiet -r requirements-tools.lock
 	touch $@
 
+# The image's providers (requirements.txt) with the image's Airflow, pinned by requirements-test.lock.
+# Airflow's official constraints file is not used here (it is downloaded at image build time only).
+# The .gitignore inside keeps git, and so invoke, from listing the venv's files.
+$(AIRFLOW_VENV)/.installed: $(AIRFLOW_IMAGE_DIR)/Dockerfile $(AIRFLOW_IMAGE_DIR)/requirements.txt $(AIRFLOW_IMAGE_DIR)/requirements-test.lock
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	echo '*' > $(AIRFLOW_VENV)/.gitignore
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet -c $(AIRFLOW_IMAGE_DIR)/requirements-test.lock \
+		-r $(AIRFLOW_IMAGE_DIR)/requirements.txt "apache-airflow==$(AIRFLOW_VERSION)"
+	touch $@
+
+# Refresh requirements-test.lock from requirements.txt and the Dockerfile's Airflow version (needs the package index).
+# The lock leaves out Airflow and the packages requirements.txt pins, which those two files decide: a
+# bump there (Renovate's) installs without a new lock, everything else stays as locked.
+lock-airflow:
+	rm -rf .lock-airflow-venv && $(PYTHON) -m venv .lock-airflow-venv && echo '*' > .lock-airflow-venv/.gitignore
+	.lock-airflow-venv/bin/pip install --quiet -r $(AIRFLOW_IMAGE_DIR)/requirements.txt "apache-airflow==$(AIRFLOW_VERSION)"
+	.lock-airflow-venv/bin/pip freeze > .lock-airflow-venv/freeze.txt
+	{ echo '# The DAG tests'"'"' virtualenv (.venv-airflow), frozen by `make lock-airflow` from requirements.txt and'; \
+	  echo '# apache-airflow==$(AIRFLOW_VERSION) (the Dockerfile'"'"'s AIRFLOW_VERSION), less Airflow and the packages'; \
+	  echo '# requirements.txt pins. The image does not use it: it builds with Airflow'"'"'s constraints file.'; \
+	  grep -viE "^($$(sed -nE 's/^([A-Za-z0-9._-]+)==.*/\1/p' $(AIRFLOW_IMAGE_DIR)/requirements.txt | paste -sd '|' -)|apache-airflow|apache-airflow-core|apache-airflow-task-sdk)==" .lock-airflow-venv/freeze.txt; \
+	} > $(AIRFLOW_IMAGE_DIR)/requirements-test.lock
+	rm -rf .lock-airflow-venv
+
 $(NODE_TOOLS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -48,4 +78,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) node_modules
+	rm -rf $(VENV) $(TOOLS_VENV) $(AIRFLOW_VENV) node_modules

@@ -44,8 +44,25 @@ locals {
       },
     ]
 
-    # Airflow: its own prefix of the logs bucket, with the bucket's key.
+    # Airflow: its own prefix of the logs bucket, with the bucket's key; and the connections and
+    # variables of its Secrets Manager secrets backend (apps/airflow/values.yaml [secrets]), only.
     "airflow-logs-and-secrets" = [
+      {
+        Sid    = "ReadSecretsBackend"
+        Effect = "Allow"
+        Action = ["secretsmanager:GetSecretValue"]
+        Resource = [
+          "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_prefix}airflow/connections/*",
+          "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_prefix}airflow/variables/*",
+        ]
+      },
+      {
+        Sid       = "DecryptSecretsBackend"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = [module.secrets.kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" } }
+      },
       {
         Sid       = "ListTheLogPrefix"
         Effect    = "Allow"

@@ -85,6 +85,14 @@ run "dev" {
   }
 
   assert {
+    condition = one([for s in local.policy_statements["airflow-logs-and-secrets"] : s.Resource if s.Sid == "ReadSecretsBackend"]) == [
+      "arn:aws:secretsmanager:eu-west-1:111111111111:secret:airflow-dev/airflow/connections/*",
+      "arn:aws:secretsmanager:eu-west-1:111111111111:secret:airflow-dev/airflow/variables/*",
+    ]
+    error_message = "Airflow may read only its secrets backend's connections and variables, under its cluster's prefix."
+  }
+
+  assert {
     condition     = output.pod_identity_associations["karpenter"].namespace == "kube-system" && output.pod_identity_associations["external-secrets"].service_account == "external-secrets"
     error_message = "Pod Identity associations must bind the namespaces and service accounts that cluster.yaml names."
   }
