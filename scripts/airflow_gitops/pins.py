@@ -272,15 +272,54 @@ def _dockerfile_pins(repo: Repo, file: str) -> Iterator[Pin]:
             yield Pin(file, number, match.group("image"), "docker", match.group("tag"), None, "dockerfile", match.group("digest"))
 
 
-_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>[0-9a-f]{40}|[\w.-]+)\s*(?:#\s*(?P<tag>\S+))?")
+_USES = re.compile(r"^(?P<action>[\w.-]+/[\w.-]+)(?:/[\w./-]+)?@(?P<ref>[\w.-]+)$")
+_VERSION_COMMENT = re.compile(r"#\s*(?:renovate:\s*)?(?:tag=)?(?P<tag>v?\d[\w.+-]*)")
+_RUNNER = re.compile(r"^(?P<os>ubuntu|windows|macos)-(?P<version>\d[\d.]*)$")
+# Tool versions that Renovate's github-actions manager reads from the inputs of setup actions.
+_SETUP_INPUTS = {
+    "actions/setup-python": ("python-version", "python", "github-releases"),
+    "actions/setup-node": ("node-version", "node", "node-version"),
+    "actions/setup-go": ("go-version", "go", "golang-version"),
+    "hashicorp/setup-terraform": ("terraform_version", "terraform", "github-releases"),
+}
 
 
 def _workflow_pins(repo: Repo, file: str) -> Iterator[Pin]:
-    for number, line in enumerate(repo.text(file).splitlines(), start=1):
-        if match := _USES.match(line):
-            ref, tag = match.group("ref"), match.group("tag")
-            digest = ref if len(ref) == 40 else None
-            yield Pin(file, number, match.group("action"), "github-tags", tag or ref, None, "github-actions", digest)
+    """Actions by SHA with their version comment, runner images, and tool versions of setup actions."""
+    try:
+        docs = repo.yaml_nodes(file)
+    except yaml.YAMLError:
+        return
+    lines = repo.text(file).splitlines()
+    jobs = _mapping_value(docs[0], "jobs") if docs else None
+    for _, job in jobs.value if isinstance(jobs, yaml.MappingNode) else []:
+        runs_on = _mapping_value(job, "runs-on")
+        if isinstance(runs_on, yaml.ScalarNode) and (runner := _RUNNER.match(str(runs_on.value))):
+            yield Pin(
+                file, runs_on.start_mark.line + 1, runner["os"], "github-runners", runner["version"], None, "github-actions"
+            )
+        steps = _mapping_value(job, "steps")
+        for step in steps.value if isinstance(steps, yaml.SequenceNode) else []:
+            yield from _step_pins(file, lines, step)
+
+
+def _step_pins(file: str, lines: list[str], step: yaml.Node) -> Iterator[Pin]:
+    uses = _scalar(step, "uses")
+    match = _USES.match(str(uses.value)) if uses is not None else None
+    if uses is None or match is None:
+        return
+    line = uses.start_mark.line + 1
+    text = lines[line - 1]
+    comment = _VERSION_COMMENT.search(text[text.index("#") :]) if "#" in text else None
+    ref = match["ref"]
+    digest = ref if re.fullmatch(r"[0-9a-f]{40}", ref) else None
+    version = comment["tag"] if comment else ref
+    yield Pin(file, line, match["action"], "github-tags", version, None, "github-actions", digest)
+    if match["action"] in _SETUP_INPUTS:
+        key, dependency, datasource = _SETUP_INPUTS[match["action"]]
+        value = _scalar(_mapping_value(step, "with") or yaml.MappingNode("tag:yaml.org,2002:map", []), key)
+        if value is not None and value.value:
+            yield Pin(file, value.start_mark.line + 1, dependency, datasource, str(value.value), None, "github-actions")
 
 
 def _pre_commit_pins(repo: Repo, file: str) -> Iterator[Pin]:
