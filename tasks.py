@@ -217,3 +217,14 @@ def verify(
 ) -> None:
     """Wait until the app's Deployments and StatefulSets run the pinned digest and are fully rolled out."""
     _finish(cli.guarded(lambda: cli.require(env=env) or cli.verify(env, app, timeout, kubeconfig, context)))
+
+
+@task(
+    help={
+        "base": "the git ref invoke diff compares with (default: origin/main, else HEAD)",
+        "skip-tests": "skip the test suite, for a quick run",
+    }
+)
+def ci(c: Context, base: str | None = None, skip_tests: bool = False) -> None:
+    """Run what the check workflow runs: the tests, invoke check --all and invoke diff; a summary with times."""
+    _finish(cli.guarded(lambda: cli.ci(base, skip_tests)))

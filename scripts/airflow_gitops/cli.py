@@ -406,3 +406,26 @@ def verify(env: str, app: str, timeout: float, kubeconfig: str | None, context: 
     states = wait(repo, env, app, timeout, kubeconfig, context, progress)
     print(f"{env}/{app}: {len(states)} workloads run the pinned digest, fully rolled out")
     return 0
+
+
+def ci(base: str | None, skip_tests: bool, cwd: Path | None = None) -> int:
+    from rich.console import Console
+
+    from . import ci as workflow
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    console = Console(highlight=False)
+    ref, note = workflow.resolve_base(repo.root, base)
+    if note:
+        console.print(note)
+    steps = workflow.plan(
+        repo.root,
+        ref,
+        skip_tests,
+        check=lambda: guarded(lambda: check(None, True, "table", repo.root)),
+        diff=lambda: guarded(lambda: diff(ref, None, "markdown", repo.root)),
+    )
+    outcomes = workflow.run_steps(steps, console)
+    console.print(workflow.summary(outcomes))
+    return workflow.exit_code(outcomes)

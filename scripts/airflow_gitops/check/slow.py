@@ -20,6 +20,8 @@ from .context import CheckContext
 
 CHECKOV_ENV = "CHECKOV"
 LOCAL_CHECKOV = ".venv-tools/bin/checkov"
+# When set, each checkov scan also writes its SARIF report there, as checkov-<env|terraform>.sarif (for code scanning).
+SARIF_DIR_ENV = "CHECKOV_SARIF_DIR"
 
 
 def find_checkov(root: Path) -> str | None:
@@ -57,7 +59,7 @@ def _scan(ctx: CheckContext, checkov: str, env: str, objects: list[RenderedObjec
             name = f"{index:04d}-{obj.kind.lower()}-{obj.name}.yaml"
             Path(tmp, name).write_text(yamlio.dump(obj.obj), encoding="utf-8")
             by_file[name] = obj
-        report = _checkov(ctx, checkov, tmp, "kubernetes", ctx.repo.root, f"clusters/{env}/kustomization.yaml")
+        report = _checkov(ctx, checkov, tmp, "kubernetes", ctx.repo.root, f"clusters/{env}/kustomization.yaml", env)
         for failed in report:
             found = by_file.get(Path(str(failed.get("file_path", ""))).name)
             file, line = ctx.locate(found, []) if found else (f"clusters/{env}/kustomization.yaml", None)
@@ -82,10 +84,17 @@ def _failed_checks(report: Any) -> list[dict[str, Any]]:
     return failed
 
 
-def _checkov(ctx: CheckContext, checkov: str, directory: str, framework: str, cwd: Path, where: str) -> list[dict[str, Any]]:
+def _checkov(
+    ctx: CheckContext, checkov: str, directory: str, framework: str, cwd: Path, where: str, label: str
+) -> list[dict[str, Any]]:
     """checkov's failed checks over a directory, or none and a finding when checkov itself fails."""
+    command = [checkov, "-d", directory, "--framework", framework, "--skip-download", "--quiet", "--compact", "-o", "json"]
+    sarif_dir = os.environ.get(SARIF_DIR_ENV)
+    if sarif_dir:
+        # JSON stays on stdout for the findings; the SARIF report goes to its own file.
+        command += ["-o", "sarif", "--output-file-path", f"console,{Path(sarif_dir).resolve() / f'checkov-{label}.sarif'}"]
     proc = subprocess.run(
-        [checkov, "-d", directory, "--framework", framework, "--skip-download", "--quiet", "--compact", "-o", "json"],
+        command,
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -104,7 +113,7 @@ def _checkov(ctx: CheckContext, checkov: str, directory: str, framework: str, cw
 
 
 def _scan_terraform(ctx: CheckContext, checkov: str) -> None:
-    for failed in _checkov(ctx, checkov, "terraform", "terraform", ctx.repo.root, "terraform"):
+    for failed in _checkov(ctx, checkov, "terraform", "terraform", ctx.repo.root, "terraform", "terraform"):
         path = str(failed.get("file_path", "")).lstrip("/")
         lines = failed.get("file_line_range") or [None]
         ctx.add(

@@ -66,6 +66,6 @@ output "pod_identity_associations" {
 }
 
 output "ci_role_arns" {
-  description = "Roles of this environment's GitHub workflows, by name (`terraform-plan`, `terraform-apply`): the values of the AWS_PLAN_ROLE_ARN and AWS_APPLY_ROLE_ARN variables of its GitHub environment."
+  description = "Roles of this environment's GitHub workflows, by name: `terraform-plan` (the repository variable AWS_PLAN_ROLE_ARN_<ENV>) and `terraform-apply` (AWS_APPLY_ROLE_ARN of the GitHub environment <env>)."
   value       = module.ci_roles.role_arns
 }
