@@ -355,6 +355,9 @@ def dev_and_shared_expectations(pristine: Path) -> dict[tuple[str, str], set[tup
             # move them is renovate.json's call, and its staging and prod rule names clusters/ only: not expected here.
             continue
         expected[(pin.file, pin.dependency)] = {("minor", newer["minor"]), ("major", newer["major"])}
+        if pin.manager == "dockerfile" and pin.digest is None:
+            # config:best-practices (docker:pinDigests): a base image by tag alone gets its digest added.
+            expected[(pin.file, pin.dependency)].add(("pinDigest", pin.version))
     return expected
 
 
