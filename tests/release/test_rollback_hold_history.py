@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pytest_httpserver import HTTPServer
 
 from airflow_gitops import cli
 from tests.release.conftest import (
@@ -17,6 +18,7 @@ from tests.release.conftest import (
     OLD_TAG,
     USER,
     ArgoCdStandIn,
+    FakeRepository,
     Images,
     Platform,
     Run,
@@ -214,3 +216,24 @@ def test_status_reads_every_application_from_argocd(
     argocd.set(health="Degraded")
     degraded = captured(capsys, cli.guarded(lambda: cli.status("staging", "table", None, None, cwd=platform.root)))
     assert degraded.code == 1 and "Degraded" in degraded.out
+
+
+def test_rollback_in_pr_mode_opens_a_pull_request_holding_the_pin_and_the_hold(
+    platform: Platform, images: Images, pulls: FakeRepository, httpserver: HTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert promote(platform, capsys, to_env="staging", mode="commit", health_gate=False, **PASS).code == 0
+    main = platform.head()
+    run = rollback(platform, capsys, to_env="staging", reason=REASON, mode="pr", **PASS)
+    assert run.code == 0, run
+    [pull] = pulls.pulls
+    branch = f"rollback/{APP}/staging/{OLD_TAG}"
+    assert f"opened pull request {pull['html_url']} from {branch} (" in run.out
+    sent = next(r for r, _ in httpserver.log if r.method == "POST").get_json()
+    assert (sent["head"], sent["base"]) == (branch, "main") and sent["title"] == f"roll back {APP} {OLD_TAG} to staging"
+    assert f"Held: {REASON}" in sent["body"]
+    pushed = platform.remote_refs()[f"refs/heads/{branch}"]
+    changed = platform.git("diff", "--name-only", main, pushed).split()
+    assert sorted(changed) == ["clusters/staging/holds.yaml", "clusters/staging/values/airflow.yaml", "renovate.json"]
+    # the user's checkout stays on main, unchanged; main itself moves only when the pull request merges
+    assert platform.remote_refs()["refs/heads/main"] == main == platform.head()
+    assert platform.git("status", "--porcelain") == ""
