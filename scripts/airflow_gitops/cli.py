@@ -7,9 +7,12 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .findings import UsageError
+
+if TYPE_CHECKING:
+    from .repo import Repo
 
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -246,7 +249,7 @@ def bump(dependency: str, version: str, env: str, allow_downgrade: bool, run_che
     return check(env, False, "table", cwd) if run_check else 0
 
 
-def _vendor_chart_schemas(repo: Any, env: str) -> None:
+def _vendor_chart_schemas(repo: Repo, env: str) -> None:
     import datetime
 
     from .chart_repo import ChartRepo, cache_dir, make_session

@@ -63,8 +63,8 @@ def _round_trip_yaml() -> YAML:
     return handler
 
 
-def yaml_path_at_line(text: str, line: int) -> tuple[str | int, ...] | None:
-    """The path of the scalar mapping value that starts on a 1-based line (first document only)."""
+def yaml_path_at_line(doc: yaml.Node, line: int) -> tuple[str | int, ...] | None:
+    """The path of the scalar mapping value that starts on a 1-based line of a composed document."""
 
     def walk(node: yaml.Node, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
         if isinstance(node, yaml.MappingNode):
@@ -81,8 +81,7 @@ def yaml_path_at_line(text: str, line: int) -> tuple[str | int, ...] | None:
                     return found
         return None
 
-    docs = yamlio.documents(text)
-    return walk(docs[0], ()) if docs else None
+    return walk(doc, ())
 
 
 def _get(data: Any, path: tuple[str | int, ...]) -> Any:
@@ -91,12 +90,11 @@ def _get(data: Any, path: tuple[str | int, ...]) -> Any:
     return data
 
 
-def _yaml_assignments(text: str, changes: list[Change]) -> list[tuple[tuple[str | int, ...], str]]:
-    """(path, new scalar) for every change to one YAML file."""
+def _yaml_assignments(data: Any, doc: yaml.Node, changes: list[Change]) -> list[tuple[tuple[str | int, ...], str]]:
+    """(path, new scalar) for every change to one YAML document, given as data and as composed nodes."""
     assignments: list[tuple[tuple[str | int, ...], str]] = []
-    data = yamlio.load(text)
     for change in changes:
-        path = change.pin.yaml_path or yaml_path_at_line(text, change.pin.line)
+        path = change.pin.yaml_path or yaml_path_at_line(doc, change.pin.line)
         if path is None:
             raise UsageError(
                 f"{change.pin.file}:{change.pin.line}: no YAML value for {change.pin.dependency} on that line; fix the file by hand"
@@ -150,8 +148,8 @@ def _apply_ruamel(text: str, assignments: list[tuple[tuple[str | int, ...], str]
     return out.getvalue()
 
 
-def _verify_yaml(file: str, old_text: str, new_text: str, assignments: list[tuple[tuple[str | int, ...], str]]) -> None:
-    expected = copy.deepcopy(yamlio.load(old_text))
+def _verify_yaml(file: str, old_data: Any, new_text: str, assignments: list[tuple[tuple[str | int, ...], str]]) -> None:
+    expected = copy.deepcopy(old_data)
     for path, value in assignments:
         _get(expected, path[:-1])[path[-1]] = value
     if yamlio.load(new_text) != expected:
@@ -213,9 +211,9 @@ def plan_file(repo: Repo, file: str, changes: list[Change]) -> FileEdit:
     old_text = repo.text(file)
     added = 0
     if file.endswith((".yaml", ".yml")):
-        try:
-            assignments = _yaml_assignments(old_text, changes)
-            known = yamlio.load(old_text)
+        try:  # the repository parses and composes each file once; the edit reads both
+            known, doc = repo.yaml_docs(file)[0], repo.yaml_nodes(file)[0]
+            assignments = _yaml_assignments(known, doc, changes)
         except yaml.YAMLError as exc:
             line = yamlio.error_line(exc)
             raise UsageError(
@@ -228,7 +226,7 @@ def plan_file(repo: Repo, file: str, changes: list[Change]) -> FileEdit:
             raise UsageError(
                 f"{file}: cannot edit it as YAML ({type(exc).__name__}: {exc}); fix the file, then run again"
             ) from None
-        _verify_yaml(file, old_text, new_text, assignments)
+        _verify_yaml(file, known, new_text, assignments)
     else:
         new_text = _edit_line(file, old_text, changes)
     _verify_lines(file, old_text, new_text, changes, added)

@@ -57,6 +57,38 @@ class Result:
     outcome: gitflow.Outcome | None
 
 
+@dataclass
+class Planned:
+    """What the latest planning attempt decided: a rejected push plans again, and the last plan is the result."""
+
+    plan: promote.Plan | None = None
+    changes: list[Change] = field(default_factory=list)
+    edits: list[FileEdit] = field(default_factory=list)
+    gates: Gates = field(default_factory=Gates)
+
+    def record(self, plan: promote.Plan, changes: list[Change], edits: list[FileEdit], gates: Gates) -> None:
+        self.plan, self.changes, self.edits, self.gates = plan, changes, edits, gates
+
+
+def _execute(
+    root: Path,
+    options: Options,
+    plan_attempt: Callable[[Repo, gitflow.Tree], gitflow.Delivery],
+    planned: Planned,
+    environ: Mapping[str, str],
+    show: Callable[[str], None],
+) -> Result:
+    """Deliver through git; or, in a dry run, plan once on the checked tree and show the diffs."""
+    outcome: gitflow.Outcome | None = None
+    if options.dry_run:
+        for file_edit in plan_attempt(Repo(root), gitflow.check_tree(root, options.mode)).edits:
+            show(file_edit.diff())
+    else:
+        outcome = gitflow.deliver(root, options.mode, plan_attempt, _open_pull(environ) if options.mode == "pr" else None)
+    assert planned.plan is not None  # every path that returns has planned at least once
+    return Result(planned.plan, planned.changes, planned.edits, planned.gates, outcome)
+
+
 def _timed(report: Report, step: str, action: Callable[[], str]) -> None:
     start = time.perf_counter()
     result = action()
@@ -128,7 +160,7 @@ def _require_pins_at(repo: Repo, plan: promote.Plan, revision: str, where: str) 
     moving = ([plan.image.source] if plan.image else []) + [m.source for m in plan.charts]
     for pin in moving:
         text = git.show_file(repo.root, revision, pin.file)
-        then = [p for p in pins.collect_file(repo.overlay(pin.file, text), pin.file)] if text is not None else []
+        then = pins.collect_file(repo.overlay(pin.file, text), pin.file) if text is not None else []
         if not any(p.dependency == pin.dependency and p.version == pin.version for p in then):
             raise UsageError(
                 f"{where} runs {revision[:12]}, which does not yet hold {pin.dependency} {pin.version} ({pin.file}); "
@@ -200,7 +232,7 @@ def run_promotion(
     severity_rank(options.max_severity)
     if options.mode == "pr" and not options.dry_run:
         GitHub.from_env(environ)  # fail before any gate if the PR cannot be opened
-    found: dict[str, object] = {}
+    planned = Planned()
 
     def plan_attempt(repo: Repo, tree: gitflow.Tree) -> gitflow.Delivery:
         plan, gates = _plan_promotion(repo, options, environ, report)
@@ -214,21 +246,14 @@ def run_promotion(
         who = environ.get("PROMOTED_BY") or git.identity(repo.root)
         message = promote.commit_message(plan, changes, gates.image.digest if gates.image else None, who)
         source_commit = git.head(repo.root)
-        found.update(plan=plan, changes=changes, edits=edits, gates=gates)
+        planned.record(plan, changes, edits, gates)
 
         def body(after: Repo) -> str:
             return _pr_body(plan, changes, gates, source_commit, _diff_summary(after, plan.route.target))
 
         return gitflow.Delivery(edits, message, promote.branch_name(plan.route, plan), message.splitlines()[0], body)
 
-    if options.dry_run:
-        tree = gitflow.check_tree(root, "commit" if options.mode == "commit" else options.mode)
-        delivery = plan_attempt(Repo(root), tree)
-        for file_edit in delivery.edits:
-            show(file_edit.diff())
-        return Result(found["plan"], found["changes"], delivery.edits, found["gates"], None)  # type: ignore[arg-type]
-    outcome = gitflow.deliver(root, options.mode, plan_attempt, _open_pull(environ) if options.mode == "pr" else None)
-    return Result(found["plan"], found["changes"], found["edits"], found["gates"], outcome)  # type: ignore[arg-type]
+    return _execute(root, options, plan_attempt, planned, environ, show)
 
 
 def previous_version(repo: Repo, pin: pins.Pin) -> pins.Pin:
@@ -249,7 +274,7 @@ def run_rollback(root: Path, options: Options, environ: Mapping[str, str], repor
     if not options.reason.strip():
         raise UsageError("--reason is required: say why, so whoever finds the hold knows when to release it")
     severity_rank(options.max_severity)
-    found: dict[str, object] = {}
+    planned = Planned()
 
     def plan_attempt(repo: Repo, tree: gitflow.Tree) -> gitflow.Delivery:
         env = options.to_env
@@ -272,17 +297,11 @@ def run_rollback(root: Path, options: Options, environ: Mapping[str, str], repor
         edits = (edit.plan(repo, changes) if changes else []) + holds.plan_set(repo, hold)
         message = promote.commit_message(plan, changes, gates.image.digest, who, kind="rollback")
         message = message.replace("\n\n", f"\n\nHeld: {options.reason}\n\n", 1)
-        found.update(plan=plan, changes=changes, edits=edits, gates=gates)
+        planned.record(plan, changes, edits, gates)
         branch = f"rollback/{options.app}/{env}/{wanted}"
         return gitflow.Delivery(edits, message, branch, message.splitlines()[0], lambda _repo: message)
 
-    if options.dry_run:
-        delivery = plan_attempt(Repo(root), gitflow.check_tree(root, options.mode))
-        for file_edit in delivery.edits:
-            show(file_edit.diff())
-        return Result(found["plan"], found["changes"], delivery.edits, found["gates"], None)  # type: ignore[arg-type]
-    outcome = gitflow.deliver(root, options.mode, plan_attempt, _open_pull(environ) if options.mode == "pr" else None)
-    return Result(found["plan"], found["changes"], found["edits"], found["gates"], outcome)  # type: ignore[arg-type]
+    return _execute(root, options, plan_attempt, planned, environ, show)
 
 
 def run_hold(

@@ -42,7 +42,6 @@ run "dev" {
   assert {
     condition = (
       local.github_repository == "example-org/airflow-eks-platform"
-      && module.ci_roles.role_arns != null
       && local.ci_apply_role_arn == "arn:aws:iam::111111111111:role/airflow-dev-github-terraform-apply"
     )
     error_message = "The CI roles must belong to the repository in gitops.repo_url, named <cluster>-github-<role>."
