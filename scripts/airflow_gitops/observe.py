@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import pins, promote
+from . import promote
 from .argocd import ArgoCd, ArgoCdServer
 from .ecr import Ecr, Registry
 from .findings import UsageError
@@ -59,7 +59,8 @@ def app_namespace(repo: Repo, app: str) -> str:
 
 def expected_image(repo: Repo, env: str, app: str) -> tuple[str, str, str]:
     """(image repository, tag, digest) the environment pins; the digest from ECR when only a tag is pinned."""
-    move = promote.image_move(pins.collect(repo), promote.Route(app, env, env), None)
+    own = promote.Route(app, env, env)
+    move = promote.image_move(promote.route_pins(repo, own), own, None)
     if move is None:
         raise UsageError(f"{promote.app_files(env, app)[1]}: {app} pins no image; verify follows images")
     pin = move.target

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .edit import Change
 from .findings import UsageError
-from .pins import Pin
+from .pins import Pin, collect_file
 from .repo import CLUSTERS_DIR, Repo
 
 TRAILERS = ("Promoted-App", "Promoted-From", "Promoted-To", "Image-Tag", "Image-Digest", "Promoted-By", "Promotion-Kind")
@@ -66,6 +66,12 @@ class Plan:
 
 def app_files(env: str, app: str) -> tuple[str, str]:
     return f"{CLUSTERS_DIR}/{env}/apps/{app}.yaml", f"{CLUSTERS_DIR}/{env}/values/{app}.yaml"
+
+
+def route_pins(repo: Repo, route: Route) -> list[Pin]:
+    """The pins of the app's files in the source and target environments: all that a promotion reads."""
+    files = dict.fromkeys(f for env in (route.source, route.target) for f in app_files(env, route.app))
+    return [pin for file in files if repo.exists(file) for pin in collect_file(repo, file)]
 
 
 def known_apps(repo: Repo, env: str) -> list[str]:

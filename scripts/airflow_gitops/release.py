@@ -172,7 +172,7 @@ def _plan_promotion(repo: Repo, options: Options, environ: Mapping[str, str], re
     route = promote.route(repo, options.app, options.to_env, options.from_env)
     holds.refuse_if_held(repo, route.target, route.app, f"promoting into {route.target}")
     report("hold", f"{route.target}/{route.app} not held", 0.0)
-    plan = promote.plan(repo, pins.collect(repo), route, options.tag, options.charts)
+    plan = promote.plan(repo, promote.route_pins(repo, route), route, options.tag, options.charts)
     gates = Gates()
     image_gates(repo, plan, route.target, options.max_severity, gates, report)
     if options.health_gate:
@@ -282,7 +282,7 @@ def run_rollback(root: Path, options: Options, environ: Mapping[str, str], repor
         if options.app not in promote.known_apps(repo, env):
             raise UsageError(f"--app {options.app}: no file {promote.app_files(env, options.app)[0]}")
         route = promote.Route(options.app, env, env)
-        current = promote.image_move(pins.collect(repo), route, None)
+        current = promote.image_move(promote.route_pins(repo, route), route, None)
         if current is None:
             raise UsageError(f"{promote.app_files(env, options.app)[1]}: {options.app} has no image pin to roll back")
         wanted = options.tag or previous_version(repo, current.target).version
@@ -318,7 +318,8 @@ def run_hold(
         else:
             if not reason.strip():
                 raise UsageError("--reason is required: say why the pins must not move")
-            image = promote.image_move(pins.collect(repo), promote.Route(app, env, env), None)
+            own = promote.Route(app, env, env)
+            image = promote.image_move(promote.route_pins(repo, own), own, None)
             version = image.target.version if image else ""
             edits = holds.plan_set(repo, holds.Hold(env, app, reason, who, _now(), version))
             title = f"hold {env}/{app}: {reason}"
