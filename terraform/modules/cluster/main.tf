@@ -245,6 +245,7 @@ resource "aws_eks_cluster" "this" {
     endpoint_private_access = true
     endpoint_public_access  = true
     public_access_cidrs     = var.endpoint_public_access_cidrs
+    security_group_ids      = [aws_security_group.cluster.id]
   }
 
   upgrade_policy {
@@ -287,6 +288,46 @@ resource "aws_eks_access_policy_association" "admin" {
 }
 
 ################################################################################
+# Cluster security group: on the control plane's network interfaces, with the rules to the nodes
+################################################################################
+
+# Ours rather than the one EKS creates, so that every rule between the control plane and the nodes
+# is declared here, from the first apply, and the group's lifetime is the module's.
+resource "aws_security_group" "cluster" {
+  name_prefix = "${var.name}-cluster-"
+  description = "Control plane network interfaces of EKS cluster ${var.name}"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-cluster" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "cluster_to_nodes_https" {
+  security_group_id            = aws_security_group.cluster.id
+  description                  = "Control plane to webhooks listening on 443"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.node.id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "cluster_to_nodes_ephemeral" {
+  security_group_id            = aws_security_group.cluster.id
+  description                  = "Control plane to kubelets (10250) and to webhooks and API services on high ports"
+  ip_protocol                  = "tcp"
+  from_port                    = 1025
+  to_port                      = 65535
+  referenced_security_group_id = aws_security_group.node.id
+
+  tags = var.tags
+}
+
+################################################################################
 # Node security group: the system node group and Karpenter's nodes
 ################################################################################
 
@@ -317,19 +358,19 @@ resource "aws_vpc_security_group_ingress_rule" "node_from_cluster_https" {
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
-  referenced_security_group_id = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
+  referenced_security_group_id = aws_security_group.cluster.id
 
   tags = var.tags
 }
 
 resource "aws_vpc_security_group_ingress_rule" "node_from_cluster_ephemeral" {
-  #checkov:skip=CKV_AWS_25:The source is the EKS cluster security group (the control plane), not 0.0.0.0/0; the port range is what kubelets, webhooks and aggregated API services need.
+  #checkov:skip=CKV_AWS_25:The source is the cluster security group (the control plane), not 0.0.0.0/0; the port range is what kubelets, webhooks and aggregated API services need.
   security_group_id            = aws_security_group.node.id
   description                  = "Control plane to kubelets (10250) and to webhooks and API services on high ports"
   ip_protocol                  = "tcp"
   from_port                    = 1025
   to_port                      = 65535
-  referenced_security_group_id = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
+  referenced_security_group_id = aws_security_group.cluster.id
 
   tags = var.tags
 }
@@ -343,10 +384,9 @@ resource "aws_vpc_security_group_egress_rule" "node_all" {
   tags = var.tags
 }
 
-# The cluster security group (created by EKS, on the control plane's network interfaces) does not
-# know the node security group; let the nodes reach the API server.
+# Let the nodes reach the API server.
 resource "aws_vpc_security_group_ingress_rule" "cluster_from_nodes" {
-  security_group_id            = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
+  security_group_id            = aws_security_group.cluster.id
   description                  = "Nodes and pods to the Kubernetes API server"
   ip_protocol                  = "tcp"
   from_port                    = 443

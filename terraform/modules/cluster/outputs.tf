@@ -24,7 +24,12 @@ output "cluster_version" {
 }
 
 output "cluster_security_group_id" {
-  description = "ID of the cluster security group that EKS created for the control plane."
+  description = "ID of the module's cluster security group, on the control plane's network interfaces, with the rules to and from the nodes."
+  value       = aws_security_group.cluster.id
+}
+
+output "cluster_primary_security_group_id" {
+  description = "ID of the security group EKS creates for the cluster itself (on the control plane and on managed nodes without their own security groups)."
   value       = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
 }
 

@@ -76,7 +76,7 @@ module "database" {
   backup_retention_days      = var.cluster.database.backup_retention_days
   vpc_id                     = module.network.vpc_id
   subnet_ids                 = module.network.private_subnet_ids
-  allowed_security_group_ids = [module.cluster.node_security_group_id, module.cluster.cluster_security_group_id]
+  allowed_security_group_ids = [module.cluster.node_security_group_id] # PgBouncer and Airflow run on nodes only
   tags                       = local.tags
 }
 
