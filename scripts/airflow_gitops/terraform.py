@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from .findings import UsageError
 MIRROR_ENV = "TF_PLUGIN_MIRROR"
 MIRRORED_PROVIDER = "registry.terraform.io/hashicorp/aws"
 TIMEOUT_SECONDS = 600
+STOP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -113,13 +115,36 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> TfResult:
+    """Run terraform to the end. Interrupted, it gets one SIGINT, as from Ctrl-C, and time to stop its
+    providers and release its state lock before it is killed. (Its own session keeps the terminal's
+    Ctrl-C from reaching it too: a second interrupt makes terraform exit at once.)"""
+    proc = subprocess.Popen(
+        [terraform_binary(), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            [terraform_binary(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
-        )
+        stdout, stderr = proc.communicate(timeout=TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
+        _stop(proc)
         return TfResult(" ".join(args), 124, f"terraform {' '.join(args)} did not finish in {TIMEOUT_SECONDS}s")
-    return TfResult(" ".join(args), proc.returncode, _ANSI.sub("", proc.stdout + proc.stderr))
+    except BaseException:
+        _stop(proc)
+        raise
+    return TfResult(" ".join(args), proc.returncode, _ANSI.sub("", stdout + stderr))
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
 
 
 def fmt_check(folder: Path, env: dict[str, str]) -> TfResult:
