@@ -67,6 +67,17 @@ def tf_backend(c: Context, env: str = "", registry: bool = False) -> None:
     _finish(cli.guarded(lambda: cli.require(env=env) or cli.tf_backend(env, registry=registry)))
 
 
+@task(
+    help={
+        "env": "the environment to rehearse (default dev); it is promoted into the next one",
+        "logs": "a folder to keep the emulators' and terraform's logs in (default: none kept)",
+    }
+)
+def rehearse(c: Context, env: str = "dev", logs: str | None = None) -> None:
+    """Apply the platform against local AWS emulators: tf-backend, stacks, secrets-init, an image, promote, destroy."""
+    _finish(cli.guarded(lambda: cli.rehearse(env, logs)))
+
+
 @task(help={"env": "the environment whose Airflow secrets to fill (required)"})
 def secrets_init(c: Context, env: str = "") -> None:
     """Fill each generated Airflow secret in Secrets Manager that has no value yet; never overwrites or prints one."""

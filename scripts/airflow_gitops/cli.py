@@ -195,6 +195,33 @@ def secrets_init(env: str, cwd: Path | None = None) -> int:
     return 0
 
 
+def rehearse(env: str, logs: str | None = None, cwd: Path | None = None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .rehearse import Outcome, StepRecord
+    from .rehearse import rehearse as run_rehearsal
+    from .repo import Repo
+
+    repo = Repo.discover(cwd)
+    console = Console(highlight=False)
+
+    def report(step: StepRecord) -> None:
+        mark = "[green]ok[/green]  " if step.ok else "[red]FAIL[/red]"
+        console.print(f"  {mark} {step.name:<16} {step.seconds:7.1f} s  {step.detail}", soft_wrap=True)
+
+    console.print(f"rehearsing {env} against local AWS emulators (moto), then promoting into the next environment")
+    outcome: Outcome = run_rehearsal(repo, env, report, Path(logs).resolve() if logs else None)
+    table = Table(title=f"rehearsal of {env} → {outcome.target_env}: {'passed' if outcome.ok else 'FAILED'}")
+    for column, justify in (("step", "left"), ("seconds", "right"), ("result", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for step in outcome.steps:
+        table.add_row(step.name, f"{step.seconds:.1f}", ("" if step.ok else "FAILED: ") + step.detail)
+    table.add_row("total", f"{outcome.seconds:.1f}", "emulators stopped, workspace removed")
+    console.print(table)
+    return 0 if outcome.ok else 1
+
+
 def pins(env: str | None, fmt: str, cwd: Path | None = None) -> int:
     import json
 
