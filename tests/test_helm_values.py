@@ -92,7 +92,8 @@ def test_merge_reports_missing_and_unresolved_files() -> None:
     ("name", "value", "expected"),
     [
         ("a.b", 1, {"a": {"b": 1}}),
-        ("a.list[1].x", "v", {"a": {"list": [{}, {"x": "v"}]}}),
+        # Helm pads a list it extends with nulls (strvals), as `helm template --set a.list[1].x=v` does
+        ("a.list[1].x", "v", {"a": {"list": [None, {"x": "v"}]}}),
         (
             "annotations.alb\\.ingress\\.kubernetes\\.io/scheme",
             "internal",

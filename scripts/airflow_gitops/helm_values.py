@@ -104,7 +104,7 @@ def set_parameter(values: dict[str, Any], name: str, value: Any) -> None:
             key, index = match["key"], int(match["index"])
             seq = node.setdefault(key, [])
             while len(seq) <= index:
-                seq.append({})
+                seq.append(None)  # Helm pads a list it extends with nulls
             if last:
                 seq[index] = value
             else:
@@ -119,20 +119,42 @@ def set_parameter(values: dict[str, Any], name: str, value: Any) -> None:
             node = node[part]
 
 
+_HELM_INT = re.compile(r"^-?[1-9][0-9]*$")
+_INT64 = 2**63
+
+
+def helm_scalar(text: str) -> Any:
+    """A `--set` value typed as Helm's strvals types it: true/false, null, integers; else the string."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text == "null":
+        return None
+    if text == "0":
+        return 0
+    if _HELM_INT.match(text) and -_INT64 <= int(text) < _INT64:
+        return int(text)
+    return text
+
+
 def _parameter_value(param: dict[str, Any]) -> Any:
+    """Argo CD passes each parameter as `--set name=value` (`--set-string` with forceString), with
+    commas escaped unless the value is a `{a,b}` list."""
     raw = param.get("value", "")
+    text = raw if isinstance(raw, str) else yamlio.scalar_str(raw)
     if param.get("forceString"):
-        return str(raw)
-    try:
-        return yaml.safe_load(str(raw)) if isinstance(raw, str) else raw
-    except yaml.YAMLError:
-        return raw
+        return text
+    if text.startswith("{") and text.endswith("}"):
+        inner = text[1:-1]
+        return [helm_scalar(item.replace("\\,", ",")) for item in re.split(r"(?<!\\),", inner)] if inner else []
+    return helm_scalar(text.replace("\\,", ","))
 
 
 def merge(source: ChartSource, refs: dict[str, dict[str, Any]], read_yaml: Any) -> MergedValues:
-    """Merge in Argo CD's order: valueFiles, then values, then valuesObject, then parameters.
+    """Merge in Argo CD's order: valueFiles in order, then the inline values, then parameters.
 
-    read_yaml(path) returns the parsed file or raises FileNotFoundError.
+    The inline values are `valuesObject` when it is set, else `values`: Argo CD hands Helm one of
+    the two (valuesObject takes precedence), never both. read_yaml(path) returns the parsed file
+    or raises FileNotFoundError.
     """
     result = MergedValues(values={})
     for value_file in source.value_files:
@@ -149,12 +171,9 @@ def merge(source: ChartSource, refs: dict[str, dict[str, Any]], read_yaml: Any) 
         result.files.append(path)
         if isinstance(data, dict):
             result.values = deep_merge(result.values, data)
-    if source.values:
-        inline = yamlio.load(source.values)
-        if isinstance(inline, dict):
-            result.values = deep_merge(result.values, inline)
-    if source.values_object:
-        result.values = deep_merge(result.values, source.values_object)
+    inline = source.values_object if source.values_object is not None else yamlio.load(source.values or "")
+    if isinstance(inline, dict):
+        result.values = deep_merge(result.values, inline)
     for param in source.parameters:
         if param.get("name"):
             set_parameter(result.values, str(param["name"]), _parameter_value(param))
