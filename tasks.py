@@ -14,22 +14,43 @@ def _finish(code: int) -> None:
         raise Exit(code=code)
 
 
+CHART_CACHE_HELP = "the chart archive cache (default: $XDG_CACHE_HOME/airflow-gitops/charts or ~/.cache/...)"
+
+
 @task(
     help={
         "env": "check one environment (default: all under clusters/)",
-        "all": "also run the slow real tools (checkov on rendered manifests)",
+        "all": "also run the slow real tools (checkov on rendered manifests) and --render-charts",
         "format": "table (default) or json",
+        "render-charts": "render every chart as Argo CD would (cache first, else pulled) and check what it renders",
+        "require-render": "a chart that cannot be rendered is an error, not a warning (implies --render-charts)",
+        "chart-cache": CHART_CACHE_HELP,
     }
 )
-def check(c: Context, env: str | None = None, all: bool = False, format: str = "table") -> None:  # noqa: A002
+def check(
+    c: Context,
+    env: str | None = None,
+    all: bool = False,  # noqa: A002
+    format: str = "table",  # noqa: A002
+    render_charts: bool = False,
+    require_render: bool = False,
+    chart_cache: str | None = None,
+) -> None:
     """Prove the repository deployable, offline: parse, render, validate, contracts, policy."""
-    _finish(cli.guarded(lambda: cli.check(env, all, format)))
+    _finish(cli.guarded(lambda: cli.check(env, all, format, None, render_charts, require_render, chart_cache)))
 
 
-@task(help={"env": "the environment to render (required)", "out": "output folder (default: out/<env>)"})
-def render(c: Context, env: str = "", out: str | None = None) -> None:
+@task(
+    help={
+        "env": "the environment to render (required)",
+        "out": "output folder (default: out/<env>)",
+        "charts": "also write the objects each chart renders (cache first, else pulled)",
+        "chart-cache": CHART_CACHE_HELP,
+    }
+)
+def render(c: Context, env: str = "", out: str | None = None, charts: bool = False, chart_cache: str | None = None) -> None:
     """Write every object Argo CD would apply to an environment, grouped by Application."""
-    _finish(cli.guarded(lambda: cli.require(env=env) or cli.render(env, out)))
+    _finish(cli.guarded(lambda: cli.require(env=env) or cli.render(env, out, None, charts, chart_cache)))
 
 
 @task(
@@ -37,11 +58,12 @@ def render(c: Context, env: str = "", out: str | None = None) -> None:
         "base": "the git ref to compare with (default: HEAD)",
         "env": "one environment (default: all)",
         "format": "text (default), markdown (for a PR comment) or json",
+        "chart-cache": CHART_CACHE_HELP + "; charts in it are rendered and compared, none is downloaded",
     }
 )
-def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "text") -> None:  # noqa: A002
+def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "text", chart_cache: str | None = None) -> None:  # noqa: A002
     """Show what the working tree changes in each cluster against a git ref, object by object."""
-    _finish(cli.guarded(lambda: cli.diff(base, env, format)))
+    _finish(cli.guarded(lambda: cli.diff(base, env, format, None, chart_cache)))
 
 
 @task(

@@ -36,6 +36,10 @@ class ChartRepoError(UsageError):
     """A chart could not be fetched, or its bytes do not match the digest its repository publishes."""
 
 
+class ChartUnreachable(ChartRepoError):
+    """The repository did not answer (no network, refused, timed out, 429 or 5xx after retries)."""
+
+
 @dataclass(frozen=True)
 class ChartArchive:
     repo_url: str
@@ -89,11 +93,6 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
-
-
 @dataclass
 class ChartRepo:
     """Finds, downloads, verifies and caches chart archives. One instance per run."""
@@ -104,10 +103,25 @@ class ChartRepo:
     timeout: tuple[float, float] = TIMEOUT
     _indexes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
-    def fetch(self, repo_url: str, chart: str, version: str) -> ChartArchive:
+    def cached_path(self, chart: str, version: str) -> Path:
         for name in (chart, version):
             if not _SAFE_NAME.fullmatch(name):
                 raise ChartRepoError(f"'{name}' is not a valid chart name or version")
+        return self.cache / f"{chart}-{version}.tgz"
+
+    def obtain(self, repo_url: str, chart: str, version: str) -> tuple[Path, ChartArchive | None]:
+        """The cached archive, with no request at all; else fetched, verified and cached.
+
+        Returns the cache path and, when it was downloaded now, the archive. An archive enters
+        the cache only after its digest matched, and by an atomic rename, so a cached one is
+        trusted as it is and never downloaded again."""
+        cached = self.cached_path(chart, version)
+        if cached.is_file():
+            return cached, None
+        return cached, self.fetch(repo_url, chart, version)
+
+    def fetch(self, repo_url: str, chart: str, version: str) -> ChartArchive:
+        self.cached_path(chart, version)
         located = self.locate_oci(repo_url, chart, version) if is_oci(repo_url) else self.locate_helm(repo_url, chart, version)
         cached = self.cache / f"{chart}-{version}.tgz"
         if cached.is_file():
@@ -217,10 +231,14 @@ class ChartRepo:
         try:
             return self.session.get(url, headers=dict(headers or {}), params=dict(params or {}), timeout=self.timeout)
         except requests.RequestException as exc:
-            raise ChartRepoError(f"GET {url} failed: {_first_line(exc)}; check the network and the repository URL") from exc
+            raise ChartUnreachable(
+                f"GET {url} failed: {http.network_problem(exc, self.timeout)}; check the network and the repository URL"
+            ) from exc
 
     @staticmethod
     def _ok(response: requests.Response, what: str) -> requests.Response:
+        if response.status_code in RETRY_STATUSES:
+            raise ChartUnreachable(f"GET {response.url} for {what}: HTTP {response.status_code} {response.reason or ''}".rstrip())
         if response.status_code != 200:
             raise ChartRepoError(f"GET {response.url} for {what}: HTTP {response.status_code} {response.reason or ''}".rstrip())
         return response

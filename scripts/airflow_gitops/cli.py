@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .findings import UsageError
 
 if TYPE_CHECKING:
+    from .charts import ChartRenderer
     from .repo import Repo
 
 EXIT_FINDINGS = 1
@@ -45,7 +46,31 @@ def require(**flags: str) -> int:
     return 0
 
 
-def check(env: str | None, all_tools: bool, fmt: str, cwd: Path | None = None) -> int:
+def chart_renderer(chart_cache: str | None, offline: bool = False) -> ChartRenderer:
+    """Charts from `chart_cache` (default: the user's cache directory), pulled on a miss unless offline."""
+    from .chart_repo import ChartRepo, cache_dir, make_session
+    from .charts import ChartRenderer
+    from .helm_engine import ChartError, make_engine
+
+    try:
+        engine = make_engine(os.environ)
+    except ChartError as exc:
+        raise UsageError(exc.message) from exc
+    cache = Path(chart_cache).expanduser() if chart_cache else cache_dir(os.environ)
+    if cache.exists() and not cache.is_dir():
+        raise UsageError(f"--chart-cache {cache}: not a directory")
+    return ChartRenderer(engine, ChartRepo(make_session(retries=1), cache), offline=offline)  # offline shows fast
+
+
+def check(
+    env: str | None,
+    all_tools: bool,
+    fmt: str,
+    cwd: Path | None = None,
+    render_charts: bool = False,
+    require_render: bool = False,
+    chart_cache: str | None = None,
+) -> int:
     from .check import run_check
     from .repo import Repo
     from .report import FORMATS, print_check
@@ -53,26 +78,44 @@ def check(env: str | None, all_tools: bool, fmt: str, cwd: Path | None = None) -
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     repo = Repo.discover(cwd)
-    result = run_check(repo, env, include_slow=all_tools)
+    charts = chart_renderer(chart_cache) if render_charts or all_tools or require_render else None
+    try:
+        result = run_check(repo, env, include_slow=all_tools, charts=charts, require_render=require_render)
+    finally:
+        if charts is not None:
+            charts.source.session.close()
     print_check(result, fmt, sys.stdout)
     return 0 if result.ok else EXIT_FINDINGS
 
 
-def render(env: str, out: str | None, cwd: Path | None = None) -> int:
-    from .rendering import render_env, write_tree
+def render(env: str, out: str | None, cwd: Path | None = None, charts: bool = False, chart_cache: str | None = None) -> int:
+    from .rendering import render_env_full, write_tree
     from .repo import Repo
 
     repo = Repo.discover(cwd)
     repo.select_envs(env)
     target = Path(out) if out else repo.root / "out" / env
-    files = render_env(repo, env)
-    write_tree(files, target)
-    groups = sorted({f.group for f in files})
-    print(f"wrote {len(files)} files for {env} into {target} ({len(groups)} groups: {', '.join(groups)})")
-    return 0
+    renderer = chart_renderer(chart_cache) if charts else None
+    try:
+        result = render_env_full(repo, env, renderer)
+    finally:
+        if renderer is not None:
+            renderer.source.session.close()
+    write_tree(result.files, target)
+    groups = sorted({f.group for f in result.files})
+    rendered = sum(f.chart for f in result.files)
+    print(f"wrote {len(result.files)} files for {env} into {target} ({len(groups)} groups: {', '.join(groups)})")
+    if charts:
+        print(f"{rendered} objects rendered from charts; {len(result.unrendered)} apps not rendered")
+    for app, why in sorted(result.unrendered.items()):
+        print(f"warning: {env}/{app}: chart not rendered: {why}", file=sys.stderr)
+    return EXIT_FINDINGS if result.unrendered else 0
 
 
-def diff(base: str, env: str | None, fmt: str, cwd: Path | None = None) -> int:
+def diff(
+    base: str, env: str | None, fmt: str, cwd: Path | None = None, chart_cache: str | None = None, charts: bool = True
+) -> int:
+    """Chart objects are compared for the charts in the cache (no download); `invoke render --charts` fills it."""
     import json
 
     from rich.console import Console
@@ -84,7 +127,12 @@ def diff(base: str, env: str | None, fmt: str, cwd: Path | None = None) -> int:
 
     require_format(fmt, ("text", "markdown", "json"))
     repo = Repo.discover(cwd)
-    commit, diffs = diff_against(repo, base, env)
+    renderer = chart_renderer(chart_cache, offline=True) if charts else None
+    try:
+        commit, diffs = diff_against(repo, base, env, renderer)
+    finally:
+        if renderer is not None:
+            renderer.source.session.close()
     if fmt == "json":
         print(json.dumps(to_json(commit, diffs), indent=2))
         return 0
@@ -105,6 +153,11 @@ def diff(base: str, env: str | None, fmt: str, cwd: Path | None = None) -> int:
             console.print(f"[red]- {d.env}/{key}[/red]", markup=True)
         for text in d.changed.values():
             console.print(Syntax(text, "diff", theme="ansi_dark", background_color="default"))
+    skipped = sorted(f"{d.env}/{app}" for d in diffs for app in d.charts_not_compared)
+    if skipped:
+        console.print(
+            f"chart objects not compared for {len(skipped)} apps (chart not in the cache, or not renderable): {', '.join(skipped)}"
+        )
     return 0
 
 

@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from . import yamlio
 
 REF_PREFIX = "$"

@@ -44,6 +44,9 @@ class ChartEntry:
     bindings: dict[str, str]  # dotted value path -> value derived from cluster.yaml ('{logs_bucket}')
     required_values: tuple[RequiredValue, ...]
     values_schema_partial: bool = False  # the schema describes only some top-level values
+    components: dict[str, str] = field(default_factory=dict)  # rendered `component` label -> value path
+    high_availability: tuple[str, ...] = ()  # components that run 2 or more replicas in prod
+    containers_without_probes: tuple[str, ...] = ()  # sidecars the chart gives no probe and no value for one
 
     def values_schema_file(self, version: str) -> str:
         return f"schemas/charts/{self.name}/{version}/values.schema.json"
@@ -73,6 +76,9 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
                 for r in spec.get("required_values") or ()
             ),
             values_schema_partial=spec.get("values_schema_scope") == "partial",
+            components={str(k): str(v) for k, v in (spec.get("components") or {}).items()},
+            high_availability=tuple(str(c) for c in spec.get("high_availability") or ()),
+            containers_without_probes=tuple(str(c) for c in spec.get("containers_without_probes") or ()),
         )
     return entries
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -13,6 +13,9 @@ from ..helm_values import ChartSource, MergedValues, chart_sources, merge, ref_s
 from ..kustomize import RenderedObject
 from ..repo import ClusterConfig, Repo
 from ..schemas import SchemaStore
+
+if TYPE_CHECKING:
+    from ..charts import ChartObject, ChartRenderer
 
 PathPart = str | int
 
@@ -36,6 +39,7 @@ class ClusterRender:
     config: ClusterConfig
     objects: list[RenderedObject]
     releases: list[ChartRelease] = field(default_factory=list)
+    chart_objects: list[ChartObject] = field(default_factory=list)  # what the charts render (--render-charts)
 
     def of_kind(self, kind: str) -> list[RenderedObject]:
         return [o for o in self.objects if o.kind == kind]
@@ -53,6 +57,8 @@ class CheckContext:
     broken_files: set[str] = field(default_factory=set)
     clusters: dict[str, ClusterRender] = field(default_factory=dict)
     objects_validated: int = 0
+    charts: ChartRenderer | None = None  # set: render every chart release and check what it renders
+    require_render: bool = False  # a chart that cannot be rendered is an error, not a warning
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -105,6 +111,11 @@ class CheckContext:
         if best:
             return best
         return self.locate(release.app, ["spec", "sources", release.source.index])
+
+    def crd_dirs_of(self, cluster: ClusterRender) -> list[str]:
+        """The vendored CRD folders of the operators a cluster pins, those that exist."""
+        found = (self.crd_folder(r) for r in cluster.releases)
+        return sorted({f for f in found if f is not None and self.repo.path(f).is_dir()})
 
     def crd_folder(self, release: ChartRelease) -> str | None:
         """The vendored CRD folder for the version of the chart a release pins, if it installs CRDs."""

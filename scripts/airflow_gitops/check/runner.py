@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..findings import Finding, Severity
 from ..repo import Repo
 from ..schemas import SchemaStore
-from . import contracts, parse, policy, render, slow, upgrades, validate
+from . import chart_render, contracts, parse, policy, render, slow, upgrades, validate
 from .context import CheckContext
+
+if TYPE_CHECKING:
+    from ..charts import ChartRenderer
 
 Stage = Callable[[CheckContext], None]
 STAGES: tuple[tuple[str, Stage], ...] = (
@@ -20,6 +24,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("contracts", contracts.run),
     ("policy", policy.run),
     ("upgrades", upgrades.run),
+    ("charts", chart_render.run),  # only with a ChartRenderer (--render-charts)
 )
 
 
@@ -46,8 +51,16 @@ class CheckResult:
         }
 
 
-def run_check(repo: Repo, env: str | None = None, include_slow: bool = False) -> CheckResult:
+def run_check(
+    repo: Repo,
+    env: str | None = None,
+    include_slow: bool = False,
+    charts: ChartRenderer | None = None,
+    require_render: bool = False,
+) -> CheckResult:
+    """charts: render every chart release with it and check what the charts render."""
     ctx = CheckContext(repo=repo, schemas=SchemaStore(repo.root), envs=repo.select_envs(env))
+    ctx.charts, ctx.require_render = charts, require_render
     stages = list(STAGES) + ([("slow", slow.run)] if include_slow else [])
     timings = {}
     for name, stage in stages:

@@ -8,6 +8,7 @@ at the pinned version.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -78,7 +79,17 @@ def _dotted(path: list[PathPart]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
+Where = Callable[[list[PathPart]], tuple[str, int | None]]
+
+
 def _validate_object(ctx: CheckContext, cluster: ClusterRender, obj: RenderedObject, crd_dirs: list[str]) -> None:
+    validate_object(ctx, cluster, obj, crd_dirs, lambda path: ctx.locate(obj, path), obj.label())
+
+
+def validate_object(
+    ctx: CheckContext, cluster: ClusterRender, obj: RenderedObject, crd_dirs: list[str], where: Where, label: str
+) -> None:
+    """Findings for one object against its schema; `where` places a path in a file, `label` names the object."""
     version = cluster.config.kubernetes_version
     validator = ctx.schemas.builtin_validator(version, obj.api_version, obj.kind)
     rule = "k8s-schema"
@@ -101,12 +112,12 @@ def _validate_object(ctx: CheckContext, cluster: ClusterRender, obj: RenderedObj
             if validator is not None:
                 break
     if validator is None:
-        file, line = ctx.locate(obj, ["apiVersion"])
+        file, line = where(["apiVersion"])
         ctx.add(
             error(
                 "unknown-kind",
                 file,
-                f"[{obj.env}] {obj.label()}: no schema for {obj.api_version} {obj.kind} in Kubernetes {version} "
+                f"[{obj.env}] {label}: no schema for {obj.api_version} {obj.kind} in Kubernetes {version} "
                 "or in the CRDs of the operators this cluster pins",
                 "correct apiVersion/kind, or add the operator that serves it and vendor its CRDs",
                 line,
@@ -115,12 +126,12 @@ def _validate_object(ctx: CheckContext, cluster: ClusterRender, obj: RenderedObj
         return
     for err in _schema_errors(validator, obj.obj):
         path = _error_path(err)
-        file, line = ctx.locate(obj, path)
+        file, line = where(path)
         ctx.add(
             error(
                 rule,
                 file,
-                f"[{obj.env}] {obj.label()} at {_dotted(path)}: {_short(err.message)}",
+                f"[{obj.env}] {label} at {_dotted(path)}: {_short(err.message)}",
                 "make the field match the schema of the pinned version (see the message)",
                 line,
             )
