@@ -27,6 +27,7 @@ tools: $(TOOLS_VENV)/.installed $(NODE_TOOLS)
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_promote.py
+	$(BIN)/python bench/bench_render.py
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
