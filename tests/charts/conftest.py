@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +66,7 @@ class LocalRepo:
         return len(self.server.log)
 
 
-def serve(server: HTTPServer, folder: Path, prefix: str = "/charts", index: dict[str, object] | None = None) -> LocalRepo:
+def serve(server: HTTPServer, folder: Path, prefix: str = "/charts", index: Mapping[str, object] | None = None) -> LocalRepo:
     """Serve index.yaml and every archive of `folder` under prefix; index defaults to the engine's."""
     url = server.url_for(prefix)
     generated = index if index is not None else index_repository(folder, base_url=url)
