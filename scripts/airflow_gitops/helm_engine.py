@@ -79,12 +79,23 @@ def parse_manifests(rendered: Mapping[str, str], options: RenderOptions) -> list
             docs = yamlio.load_all(rendered[template])
         except yaml.YAMLError as exc:
             raise ChartError("template", f"{template} renders invalid YAML: {yamlio.error_text(exc)}") from exc
-        for doc in docs:
-            if not isinstance(doc, dict) or not doc:
-                continue
+        for doc in _expand_lists(docs):
             if options.skip_tests and _is_test(doc):
                 continue
             out.append(Manifest(template, doc))
+    return out
+
+
+def _expand_lists(docs: list[Any]) -> list[dict[str, Any]]:
+    """Objects, with each `v1 List` replaced by its items, as kubectl and Argo CD apply them."""
+    out: list[dict[str, Any]] = []
+    for doc in docs:
+        if not isinstance(doc, dict) or not doc:
+            continue
+        if doc.get("apiVersion") == "v1" and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            out += _expand_lists(doc["items"])
+        else:
+            out.append(doc)
     return out
 
 

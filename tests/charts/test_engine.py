@@ -96,3 +96,15 @@ def test_make_engine_picks_the_embedded_engine_by_default() -> None:
         make_engine({"HELM_ENGINE": "other"})
     with pytest.raises(ChartError, match="no helm on PATH"):
         make_engine({"HELM_ENGINE": "binary", "PATH": "/nonexistent"})
+
+
+def test_a_v1_list_is_applied_as_its_items(engine: Engine, tmp_path: Path) -> None:
+    listing = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "  - {apiVersion: networking.k8s.io/v1, kind: IngressClass, metadata: {name: alb}, spec: {controller: x/y}}\n"
+        "  - apiVersion: v1\n    kind: List\n    items:\n"
+        "      - {apiVersion: v1, kind: ConfigMap, metadata: {name: nested}}\n"
+    )
+    archive = build("app", "1.0.0", {**FILES, "templates/list.yaml": listing}, tmp_path, VALUES)
+    listed = [m for m in engine.render(archive, {}, OPTIONS) if m.template == "app/templates/list.yaml"]
+    assert [(m.obj["kind"], m.obj["metadata"]["name"]) for m in listed] == [("IngressClass", "alb"), ("ConfigMap", "nested")]
