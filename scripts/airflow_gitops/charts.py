@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .chart_repo import ChartRepo, ChartRepoError, ChartUnreachable
 from .helm_engine import ChartError, Engine, RenderOptions
@@ -159,7 +159,60 @@ class ChartRenderer:
             manifests = self.engine.render(archive, release.merged.values, options)
         except ChartError as exc:
             raise _problem(src.chart, src.version, exc, archive) from exc
-        return [ChartObject(release, m.template, RenderedObject(release.env, m.obj, "")) for m in manifests]
+        placed = in_namespace([m.obj for m in manifests], options.namespace)
+        return [
+            ChartObject(release, m.template, RenderedObject(release.env, obj, ""))
+            for m, obj in zip(manifests, placed, strict=True)
+        ]
+
+
+# Built-in kinds without a namespace (`kubectl api-resources --namespaced=false`, less the
+# read-only ones no chart renders).
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "CSIDriver",
+        "CSINode",
+        "CertificateSigningRequest",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "FlowSchema",
+        "IngressClass",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    }
+)
+
+
+def in_namespace(objects: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    """The objects as Argo CD applies them: a namespaced object the chart left without a namespace
+    goes to the Application's destination namespace. Custom kinds are cluster-scoped when a CRD
+    among the objects says so."""
+    cluster_scoped = CLUSTER_SCOPED_KINDS | {
+        str(((o.get("spec") or {}).get("names") or {}).get("kind"))
+        for o in objects
+        if o.get("kind") == "CustomResourceDefinition" and (o.get("spec") or {}).get("scope") == "Cluster"
+    }
+    placed = []
+    for obj in objects:
+        metadata = obj.get("metadata")
+        if obj.get("kind") not in cluster_scoped and isinstance(metadata, dict) and not metadata.get("namespace"):
+            obj = {**obj, "metadata": {**metadata, "namespace": namespace}}
+        placed.append(obj)
+    return placed
 
 
 def _helm_of(release: ChartRelease) -> Mapping[str, object]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import git
+from . import git, yamlio
 from .findings import UsageError
 from .rendering import EnvRender, RenderedFile, render_env_full
 from .repo import Repo
@@ -62,12 +62,62 @@ def compare_renders(env: str, before: EnvRender, after: EnvRender) -> ClusterDif
     return result
 
 
+FieldPath = tuple[str | int, ...]
+GENERATED = "<generated at render time>"
+
+
+def _differing_scalars(a: Any, b: Any, path: FieldPath = ()) -> list[FieldPath]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [p for k in a.keys() & b.keys() for p in _differing_scalars(a[k], b[k], (*path, k))]
+    if isinstance(a, list) and isinstance(b, list):
+        return [p for i, (x, y) in enumerate(zip(a, b, strict=False)) for p in _differing_scalars(x, y, (*path, i))]
+    return [] if a == b else [path]
+
+
+def volatile_fields(first: list[RenderedFile], second: list[RenderedFile]) -> dict[str, list[FieldPath]]:
+    """Fields of chart objects that differ between two renders of the same tree: what a chart
+    generates afresh on every render (genCA certificates, randAlphaNum passwords), by file key."""
+    again = {f.key: f.text for f in second if f.chart}
+    found: dict[str, list[FieldPath]] = {}
+    for f in first:
+        if f.chart and f.key in again and again[f.key] != f.text:
+            found[f.key] = _differing_scalars(yamlio.load(f.text), yamlio.load(again[f.key]))
+    return found
+
+
+def _mask(obj: Any, path: FieldPath) -> None:
+    node = obj
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict) and path and path[-1] in node:
+        node[path[-1]] = GENERATED
+    elif isinstance(node, list) and path and isinstance(path[-1], int) and path[-1] < len(node):
+        node[path[-1]] = GENERATED
+
+
+def masked(files: list[RenderedFile], volatile: dict[str, list[FieldPath]]) -> list[RenderedFile]:
+    """The files with every volatile field replaced by a marker, so that only real changes remain."""
+    out = []
+    for f in files:
+        if f.key in volatile:
+            obj = yamlio.load(f.text)
+            for path in volatile[f.key]:
+                _mask(obj, path)
+            f = replace(f, text=yamlio.dump(obj))
+        out.append(f)
+    return out
+
+
 def diff_against(
     repo: Repo, base: str, env: str | None = None, charts: ChartRenderer | None = None
 ) -> tuple[str, list[ClusterDiff]]:
     """Render every cluster at base and in the working tree; return the base commit and the diffs.
 
-    With `charts`, the objects each chart renders are compared too."""
+    With `charts`, the objects each chart renders are compared too; the working tree is rendered a
+    second time to find the fields a chart generates afresh on each render, which are left out."""
     with tempfile.TemporaryDirectory(prefix="invoke-diff-") as tmp:
         commit = git.export_tree(repo.root, base, Path(tmp))
         old_repo = Repo(Path(tmp))
@@ -75,6 +125,13 @@ def diff_against(
         envs_then = [e for e in envs_now if old_repo.exists(old_repo.cluster_file(e))]
         before = _render_all(old_repo, envs_then, charts)
     after = _render_all(repo, envs_now, charts)
+    if charts is not None:
+        again = _render_all(repo, envs_now, charts)
+        for e in envs_now:
+            volatile = volatile_fields(after[e].files, again[e].files)
+            after[e] = replace(after[e], files=masked(after[e].files, volatile))
+            if e in before:
+                before[e] = replace(before[e], files=masked(before[e].files, volatile))
     return commit, [compare_renders(e, before.get(e, EnvRender([])), after[e]) for e in envs_now]
 
 
