@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.apply_jobs import STARTERS, WORKERS, ApplyJobs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # What a check needs from the repo; the rest (tests, docs, venvs) is left behind to keep copies small.
@@ -48,3 +53,18 @@ def repo_copy(pristine_repo: Path, tmp_path: Path) -> Path:
     target = tmp_path / "repo"
     shutil.copytree(pristine_repo, target, symlinks=True)
     return target
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `apply` first: their jobs all start together (tests/apply_jobs.py)."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("apply") else 1)
+
+
+@pytest.fixture(scope="session")
+def apply_jobs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApplyJobs]:
+    """Every selected `apply` job, started at first use, side by side."""
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures: dict[str, Future[Any]] = {}
+        for start in STARTERS:
+            futures.update(start(request.session, pool, tmp_path_factory))
+        yield ApplyJobs(futures)

@@ -13,11 +13,15 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from airflow_gitops.rehearse import clone_working_tree
+from tests.apply_jobs import ApplyJobs, selected, starter
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.apply
@@ -69,28 +73,91 @@ def _assert_nothing_left(output: str, scratch: Path) -> None:
     assert list(scratch.iterdir()) == [], "the rehearsal left files in its temporary folder"
 
 
-@pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    return folder
+@dataclass(frozen=True)
+class Run:
+    """One `invoke rehearse` run: its exit code and output, and the folders it was given."""
+
+    returncode: int
+    output: str
+    scratch: Path
+    logs: Path
 
 
-@pytest.mark.skipif(not Path(INVOKE).is_file(), reason="invoke is not installed beside this interpreter")
-def test_the_full_rehearsal_applies_promotes_and_destroys(scratch: Path, tmp_path: Path) -> None:
-    before = _status(REPO_ROOT)
-    logs = tmp_path / "logs"
-    proc = subprocess.run(
-        [INVOKE, "rehearse", "--env", "dev", "--logs", str(logs)],
-        cwd=REPO_ROOT,
-        env=_environment(scratch),
-        capture_output=True,
-        text=True,
-        timeout=1200,
+def _folders(tmp: Path) -> tuple[Path, Path]:
+    scratch = tmp / "tmp"
+    scratch.mkdir()
+    return scratch, tmp / "logs"
+
+
+def _clone(tmp: Path) -> Path:
+    (tmp / "source").mkdir()
+    return clone_working_tree(REPO_ROOT, tmp / "source")[0]
+
+
+def full_run(tmp: Path) -> Run:
+    scratch, logs = _folders(tmp)
+    args = [INVOKE, "rehearse", "--env", "dev", "--logs", str(logs)]
+    proc = subprocess.run(args, cwd=REPO_ROOT, env=_environment(scratch), capture_output=True, text=True, timeout=1800)
+    return Run(proc.returncode, proc.stdout + proc.stderr, scratch, logs)
+
+
+def broken_run(tmp: Path) -> Run:
+    """A clone whose platform stack does not parse, so the run fails after the registry stack applied."""
+    scratch, logs = _folders(tmp)
+    clone = _clone(tmp)
+    with (clone / "terraform/stacks/dev/platform/main.tf").open("a", encoding="utf-8") as tf:
+        tf.write('\nresource "aws_s3_bucket" "broken" {\n')
+    proc = subprocess.run([INVOKE, "rehearse"], cwd=clone, env=_environment(scratch), capture_output=True, text=True, timeout=900)
+    return Run(proc.returncode, proc.stdout + proc.stderr, scratch, logs)
+
+
+def stopped_run(tmp: Path) -> Run:
+    """SIGTERM while terraform init of the registry stack is under way."""
+    scratch, logs = _folders(tmp)
+    clone = _clone(tmp)
+    proc = subprocess.Popen(
+        [INVOKE, "rehearse"], cwd=clone, env=_environment(scratch), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    output = proc.stdout + proc.stderr
-    print(output)
-    assert proc.returncode == 0, output
+    assert proc.stdout is not None
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line)
+        if re.search(r"ok\s+tf-backend\s", line):
+            time.sleep(3)
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, _ = proc.communicate(timeout=300)
+    return Run(proc.returncode, "".join(lines) + rest, scratch, logs)
+
+
+JOBS = {"rehearse-full": full_run, "rehearse-broken": broken_run, "rehearse-stopped": stopped_run}
+TEST_JOB = {
+    "test_the_full_rehearsal_applies_promotes_and_destroys": "rehearse-full",
+    "test_a_run_failing_halfway_destroys_what_it_applied_and_leaves_nothing": "rehearse-broken",
+    "test_a_signal_stops_the_run_and_leaves_nothing": "rehearse-stopped",
+}
+
+
+@starter
+def start(session: pytest.Session, pool: ThreadPoolExecutor, tmp: pytest.TempPathFactory) -> dict[str, Future[Any]]:
+    names = [TEST_JOB[item.name] for item in selected(session, __file__) if item.name in TEST_JOB]
+    if not Path(INVOKE).is_file():
+        return {}
+    return {name: pool.submit(JOBS[name], tmp.mktemp(name)) for name in names}
+
+
+def _run(apply_jobs: ApplyJobs, name: str) -> Run:
+    if name not in apply_jobs.futures:
+        pytest.skip("invoke is not installed beside this interpreter")
+    run: Run = apply_jobs.result(name)
+    return run
+
+
+def test_the_full_rehearsal_applies_promotes_and_destroys(apply_jobs: ApplyJobs) -> None:
+    before = _status(REPO_ROOT)
+    run = _run(apply_jobs, "rehearse-full")
+    output = run.output
+    assert run.returncode == 0, output
     for step in STEPS:
         assert re.search(rf"^\s+ok\s+{re.escape(step)}\s", output, re.MULTILINE), f"step {step} did not pass:\n{output}"
     assert "rehearsal of dev → staging: passed" in output
@@ -104,63 +171,35 @@ def test_the_full_rehearsal_applies_promotes_and_destroys(scratch: Path, tmp_pat
     promoted = re.search(r"staging pins (\S+)@(sha256:[0-9a-f]{12})…, committed and pushed to origin", output)
     seeded = re.search(r"airflow:(\S+) pushed as (sha256:[0-9a-f]{12})…", output)
     assert promoted and seeded and promoted.groups() == seeded.groups(), output
-    # Nothing behind: no emulator, no scratch files, the repository exactly as it was.
-    _assert_nothing_left(output, scratch)
+    # Nothing behind: no emulator, no scratch files, the repository as it was.
+    _assert_nothing_left(output, run.scratch)
     assert _status(REPO_ROOT) == before
     # The logs asked for are kept: terraform's of both stacks and each emulator's.
-    assert sorted(p.name for p in logs.glob("*.log")) == [
+    assert sorted(p.name for p in run.logs.glob("*.log")) == [
         "moto-111111111111.log",
         "moto-444444444444.log",
         "terraform-platform.log",
         "terraform-registry.log",
     ]
-    assert "Destroy complete!" in (logs / "terraform-platform.log").read_text(encoding="utf-8")
+    assert "Destroy complete!" in (run.logs / "terraform-platform.log").read_text(encoding="utf-8")
 
 
-def _clone(tmp_path: Path) -> Path:
-    (tmp_path / "source").mkdir()
-    return clone_working_tree(REPO_ROOT, tmp_path / "source")[0]
-
-
-def _broken_clone(tmp_path: Path) -> Path:
-    """A clone whose platform stack does not parse, so the run fails after the registry stack applied."""
-    clone = _clone(tmp_path)
-    with (clone / "terraform/stacks/dev/platform/main.tf").open("a", encoding="utf-8") as tf:
-        tf.write('\nresource "aws_s3_bucket" "broken" {\n')
-    return clone
-
-
-def test_a_run_failing_halfway_destroys_what_it_applied_and_leaves_nothing(scratch: Path, tmp_path: Path) -> None:
-    clone = _broken_clone(tmp_path)
-    proc = subprocess.run([INVOKE, "rehearse"], cwd=clone, env=_environment(scratch), capture_output=True, text=True, timeout=600)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, output
+def test_a_run_failing_halfway_destroys_what_it_applied_and_leaves_nothing(apply_jobs: ApplyJobs) -> None:
+    run = _run(apply_jobs, "rehearse-broken")
+    output = run.output
+    assert run.returncode == 1, output
     assert re.search(r"ok\s+registry stack\s", output), output
     assert re.search(r"FAIL\s+platform stack\s+[\d.]+ s\s+platform/main.tf:\d+ does not parse", output), output
-    # The registry stack was applied, so it is destroyed; the platform stack had nothing in its state.
+    # The registry stack was applied, so it is destroyed; the platform stack never got a state.
     assert re.search(r"ok\s+destroy\s+[\d.]+ s\s+(\d+) resources destroyed, none left in state", output), output
     assert "rehearsal of dev → staging: FAILED" in output
-    _assert_nothing_left(output, scratch)
+    _assert_nothing_left(output, run.scratch)
 
 
-def test_a_signal_stops_the_run_and_leaves_nothing(scratch: Path, tmp_path: Path) -> None:
-    clone = _clone(tmp_path)
-    proc = subprocess.Popen(
-        [INVOKE, "rehearse"], cwd=clone, env=_environment(scratch), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    for line in proc.stdout:
-        lines.append(line)
-        if re.search(r"ok\s+tf-backend\s", line):
-            time.sleep(3)  # terraform init of the registry stack is under way
-            proc.send_signal(signal.SIGTERM)
-            break
-    rest, _ = proc.communicate(timeout=120)
-    output = "".join(lines) + rest
-    assert proc.returncode == 130, output  # as after Ctrl-C
-    assert "interrupted" in output
-    _assert_nothing_left(output, scratch)
-    time.sleep(1)
-    stray = subprocess.run(["pgrep", "-f", f"terraform.*{scratch}"], capture_output=True, text=True).stdout.split()
+def test_a_signal_stops_the_run_and_leaves_nothing(apply_jobs: ApplyJobs) -> None:
+    run = _run(apply_jobs, "rehearse-stopped")
+    assert run.returncode == 130, run.output  # as after Ctrl-C
+    assert "interrupted" in run.output
+    _assert_nothing_left(run.output, run.scratch)
+    stray = subprocess.run(["pgrep", "-f", f"terraform.*{run.scratch}"], capture_output=True, text=True).stdout.split()
     assert stray == [], f"terraform processes outlived the run: {stray}"
