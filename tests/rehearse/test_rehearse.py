@@ -45,6 +45,9 @@ def _environment(tmp: Path) -> dict[str, str]:
     """Scratch space of our own, so the test can prove the rehearsal removed everything it wrote."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["TMPDIR"] = str(tmp)
+    # A provider cache of the run's own: a `terraform init` elsewhere in the suite (the module apply
+    # tests) may replace an entry of a shared cache while this run links to it.
+    env["XDG_CACHE_HOME"] = str(tmp.parent / "cache")
     env.setdefault("TF_PLUGIN_MIRROR", "/opt/tf-plugins")
     if not Path(env["TF_PLUGIN_MIRROR"]).is_dir():
         env.pop("TF_PLUGIN_MIRROR")
