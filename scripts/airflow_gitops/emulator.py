@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import requests
 
 from .findings import UsageError
@@ -75,6 +77,12 @@ class EmulatedAccount:
         else:
             env.pop("AWS_CA_BUNDLE", None)
         return env
+
+    def client(self, service: str, region: str) -> Any:
+        """A boto3 client of this account, trusting only the emulator's own certificate."""
+        session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=region)
+        verify = str(self.ca_bundle) if self.ca_bundle else None
+        return session.client(service, endpoint_url=self.url, verify=verify)  # type: ignore[call-overload]
 
 
 def moto_server_binary() -> str:

@@ -25,8 +25,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-import boto3
-
 from . import emulated_apply, hcl, terraform
 from .ecr import Registry
 from .emulator import EmulatedAccount, emulated_account
@@ -126,7 +124,7 @@ class Stack:
         result = terraform.run(list(args), self.path, self.variables)
         shown = result.output if args[0] != "show" else f"({len(result.output)} characters of plan JSON)"
         with self.log.open("a", encoding="utf-8") as log:
-            log.write(f"$ terraform {' '.join(args)}\n{_ANSI.sub('', shown)}\n")
+            log.write(f"$ terraform {' '.join(args)}\n{shown}\n")
         if not result.ok:
             raise StepFailed(f"terraform {args[0]} in {self.name} exited with {result.returncode}", _tail(result.output))
         return result.output
@@ -175,15 +173,9 @@ def clone_working_tree(root: Path, workspace: Path) -> tuple[Path, str]:
 # --- AWS, emulated -----------------------------------------------------------------------------------
 
 
-def client(account: EmulatedAccount, service: str, region: str) -> Any:
-    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
-    verify = str(account.ca_bundle) if account.ca_bundle else None
-    return session.client(service, endpoint_url=account.url, verify=verify)  # type: ignore[call-overload]
-
-
 def create_dns_zone(accounts: Accounts, zone: str) -> str:
     """The public hosted zone the stack looks up; in a real account it exists before the platform."""
-    route53 = client(accounts.env, "route53", accounts.region)
+    route53 = accounts.env.client("route53", accounts.region)
     created = route53.create_hosted_zone(Name=zone, CallerReference=f"rehearse-{time.time_ns()}")
     return str(created["HostedZone"]["Id"]).rsplit("/", 1)[-1]
 
@@ -193,7 +185,7 @@ def drop_transport_condition(account: EmulatedAccount, region: str, bucket: str)
 
     moto 5 evaluates a statement whose condition it has no value for as matching, so the state
     bucket's "deny insecure transport" would refuse every request, TLS or not. AWS does not."""
-    s3 = client(account, "s3", region)
+    s3 = account.client("s3", region)
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     statements = policy.get("Statement", [])
     kept = [s for s in statements if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
@@ -221,7 +213,7 @@ def image_manifest(tag: str) -> tuple[str, str]:
 
 def seed_image(accounts: Accounts, repository: str, tag: str) -> str:
     """Push the tag the source environment pins into the repository Terraform made, and scan it."""
-    ecr = client(accounts.registry, "ecr", accounts.registry_region)
+    ecr = accounts.registry.client("ecr", accounts.registry_region)
     ecr.describe_repositories(registryId=accounts.registry.account_id, repositoryNames=[repository])
     manifest, digest = image_manifest(tag)
     ecr.put_image(
@@ -236,14 +228,14 @@ def seed_image(accounts: Accounts, repository: str, tag: str) -> str:
 
 
 def registry_digest(accounts: Accounts, repository: str, tag: str) -> str:
-    ecr = client(accounts.registry, "ecr", accounts.registry_region)
+    ecr = accounts.registry.client("ecr", accounts.registry_region)
     images = ecr.describe_images(registryId=accounts.registry.account_id, repositoryName=repository, imageIds=[{"imageTag": tag}])
     return str(images["imageDetails"][0]["imageDigest"])
 
 
 def delete_images(accounts: Accounts, repository: str) -> int:
     """Empty the repository, so that terraform can delete it as it would a repository nothing pushed to."""
-    ecr = client(accounts.registry, "ecr", accounts.registry_region)
+    ecr = accounts.registry.client("ecr", accounts.registry_region)
     ids = ecr.list_images(registryId=accounts.registry.account_id, repositoryName=repository).get("imageIds", [])
     if ids:
         ecr.batch_delete_image(registryId=accounts.registry.account_id, repositoryName=repository, imageIds=ids)
