@@ -6,7 +6,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from airflow_gitops import cli
+from airflow_gitops.cli import checks, common, platform, releases, upgrades
 
 
 def _finish(code: int) -> None:
@@ -37,7 +37,7 @@ def check(
     chart_cache: str | None = None,
 ) -> None:
     """Prove the repository deployable, offline: parse, render, validate, contracts, policy."""
-    _finish(cli.guarded(lambda: cli.check(env, all, format, None, render_charts, require_render, chart_cache)))
+    _finish(common.guarded(lambda: checks.check(env, all, format, None, render_charts, require_render, chart_cache)))
 
 
 @task(
@@ -50,7 +50,7 @@ def check(
 )
 def render(c: Context, env: str = "", out: str | None = None, charts: bool = False, chart_cache: str | None = None) -> None:
     """Write every object Argo CD would apply to an environment, grouped by Application."""
-    _finish(cli.guarded(lambda: cli.require(env=env) or cli.render(env, out, None, charts, chart_cache)))
+    _finish(common.guarded(lambda: common.require(env=env) or checks.render(env, out, None, charts, chart_cache)))
 
 
 @task(
@@ -63,7 +63,7 @@ def render(c: Context, env: str = "", out: str | None = None, charts: bool = Fal
 )
 def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "text", chart_cache: str | None = None) -> None:  # noqa: A002
     """Show what the working tree changes in each cluster against a git ref, object by object."""
-    _finish(cli.guarded(lambda: cli.diff(base, env, format, None, chart_cache)))
+    _finish(common.guarded(lambda: checks.diff(base, env, format, None, chart_cache)))
 
 
 @task(
@@ -75,7 +75,7 @@ def diff(c: Context, base: str = "HEAD", env: str | None = None, format: str = "
 )
 def schemas(c: Context, env: str | None = None, force: bool = False, plain_http: bool = False) -> None:
     """Vendor the values schemas and CRDs `invoke check` needs for every pinned chart version (online)."""
-    _finish(cli.guarded(lambda: cli.schemas(env, force, plain_http)))
+    _finish(common.guarded(lambda: upgrades.schemas(env, force, plain_http)))
 
 
 @task(
@@ -86,7 +86,7 @@ def schemas(c: Context, env: str | None = None, force: bool = False, plain_http:
 )
 def tf_backend(c: Context, env: str = "", registry: bool = False) -> None:
     """Create the Terraform state bucket <cluster.name>-tfstate-<account> for an environment (online, idempotent)."""
-    _finish(cli.guarded(lambda: cli.require(env=env) or cli.tf_backend(env, registry=registry)))
+    _finish(common.guarded(lambda: common.require(env=env) or platform.tf_backend(env, registry=registry)))
 
 
 @task(
@@ -97,19 +97,19 @@ def tf_backend(c: Context, env: str = "", registry: bool = False) -> None:
 )
 def rehearse(c: Context, env: str = "dev", logs: str | None = None) -> None:
     """Apply the platform against local AWS emulators: tf-backend, stacks, secrets-init, an image, promote, destroy."""
-    _finish(cli.guarded(lambda: cli.rehearse(env, logs)))
+    _finish(common.guarded(lambda: platform.rehearse(env, logs)))
 
 
 @task(help={"env": "the environment whose Airflow secrets to fill (required)"})
 def secrets_init(c: Context, env: str = "") -> None:
     """Fill each generated Airflow secret in Secrets Manager that has no value yet; never overwrites or prints one."""
-    _finish(cli.guarded(lambda: cli.require(env=env) or cli.secrets_init(env)))
+    _finish(common.guarded(lambda: common.require(env=env) or platform.secrets_init(env)))
 
 
 @task(help={"env": "one environment's pins and the shared ones (default: every pin)", "format": "table (default) or json"})
 def pins(c: Context, env: str | None = None, format: str = "table") -> None:  # noqa: A002
     """List every version pin in the repo: file, line, dependency, datasource, version, environment."""
-    _finish(cli.guarded(lambda: cli.pins(env, format)))
+    _finish(common.guarded(lambda: upgrades.pins(env, format)))
 
 
 @task(
@@ -127,10 +127,10 @@ def bump(
 ) -> None:
     """Move DEPENDENCY to VERSION in dev and the shared files, keeping comments; vendor a chart's schemas; check."""
     _finish(
-        cli.guarded(
+        common.guarded(
             lambda: (
-                cli.require(dependency=dependency, version=version)
-                or cli.bump(dependency, version, env, allow_downgrade, run_check=not no_check)
+                common.require(dependency=dependency, version=version)
+                or upgrades.bump(dependency, version, env, allow_downgrade, run_check=not no_check)
             )
         )
     )
@@ -162,10 +162,10 @@ def promote(
     max_severity: str = "HIGH",
 ) -> None:
     """Move an app's image (and with --charts its chart) from one environment to the next, after the gates."""
-    from airflow_gitops.release import Options
+    from airflow_gitops.releases.release import Options
 
     options = Options(app, to, from_, tag, charts, mode, dry_run, not no_health_gate, max_severity)
-    _finish(cli.guarded(lambda: cli.require(app=app, to=to) or cli.promote(options)))
+    _finish(common.guarded(lambda: common.require(app=app, to=to) or releases.promote(options)))
 
 
 @task(
@@ -190,10 +190,10 @@ def rollback(
     max_severity: str = "HIGH",
 ) -> None:
     """Pin an app's previous image in an environment and hold it there until `invoke hold --release`."""
-    from airflow_gitops.release import Options
+    from airflow_gitops.releases.release import Options
 
     options = Options(app, env, None, to, False, mode, dry_run, False, max_severity, reason)
-    _finish(cli.guarded(lambda: cli.require(app=app, env=env, reason=reason) or cli.rollback(options)))
+    _finish(common.guarded(lambda: common.require(app=app, env=env, reason=reason) or releases.rollback(options)))
 
 
 @task(
@@ -207,13 +207,13 @@ def rollback(
 )
 def hold(c: Context, env: str = "", app: str = "", reason: str = "", release: bool = False, mode: str = "commit") -> None:
     """Hold an app's pins in an environment (promote, bump and Renovate leave them alone), or release the hold."""
-    _finish(cli.guarded(lambda: cli.require(env=env, app=app) or cli.hold(env, app, reason, release, mode)))
+    _finish(common.guarded(lambda: common.require(env=env, app=app) or releases.hold(env, app, reason, release, mode)))
 
 
 @task(help={"env": "promotions into this environment", "app": "promotions of this app", "format": "table (default) or json"})
 def history(c: Context, env: str | None = None, app: str | None = None, format: str = "table") -> None:  # noqa: A002
     """Past promotions and rollbacks from the git trailers: when, who, from, to, tag and digest."""
-    _finish(cli.guarded(lambda: cli.history(env, app, format)))
+    _finish(common.guarded(lambda: releases.history(env, app, format)))
 
 
 @task(
@@ -228,7 +228,7 @@ def status(
     c: Context, env: str | None = None, format: str = "table", kubeconfig: str | None = None, context: str | None = None
 ) -> None:  # noqa: A002
     """Each Argo CD Application's sync, health and revision: from ARGOCD_SERVER, else the cluster's Kubernetes API."""
-    _finish(cli.guarded(lambda: cli.status(env, format, kubeconfig, context)))
+    _finish(common.guarded(lambda: releases.status(env, format, kubeconfig, context)))
 
 
 @task(
@@ -249,7 +249,7 @@ def verify(
     context: str | None = None,
 ) -> None:
     """Wait until the app's Deployments and StatefulSets run the pinned digest and are fully rolled out."""
-    _finish(cli.guarded(lambda: cli.require(env=env) or cli.verify(env, app, timeout, kubeconfig, context)))
+    _finish(common.guarded(lambda: common.require(env=env) or releases.verify(env, app, timeout, kubeconfig, context)))
 
 
 @task(
@@ -260,4 +260,4 @@ def verify(
 )
 def ci(c: Context, base: str | None = None, skip_tests: bool = False) -> None:
     """Run what the check workflow runs: the tests, invoke check --all and invoke diff; a summary with times."""
-    _finish(cli.guarded(lambda: cli.ci(base, skip_tests)))
+    _finish(common.guarded(lambda: checks.ci(base, skip_tests)))

@@ -18,13 +18,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT / "scripts"), str(REPO_ROOT)]
 
-from airflow_gitops.chart_repo import ChartRepo, make_session  # noqa: E402
-from airflow_gitops.charts import ChartRenderer  # noqa: E402
+from airflow_gitops.adapters.chart_repository import ChartRepo, make_session  # noqa: E402
+from airflow_gitops.adapters.helm_engine import SdkEngine  # noqa: E402
+from airflow_gitops.charts.renderer import ChartRenderer  # noqa: E402
 from airflow_gitops.check import chart_render, parse, render  # noqa: E402
 from airflow_gitops.check.context import CheckContext  # noqa: E402
-from airflow_gitops.helm_engine import SdkEngine  # noqa: E402
-from airflow_gitops.repo import Repo  # noqa: E402
-from airflow_gitops.schemas import SchemaStore  # noqa: E402
+from airflow_gitops.model.repo import Repo  # noqa: E402
+from airflow_gitops.model.schemas import SchemaStore  # noqa: E402
 
 
 def measure(repo: Repo, env: str, cache: Path) -> tuple[int, int, float, int]:

@@ -8,8 +8,9 @@ import re
 import pytest
 from cryptography.fernet import Fernet
 
-from airflow_gitops import yamlio
-from airflow_gitops.airflow_secrets import (
+from airflow_gitops.model import yamlio
+from airflow_gitops.model.findings import UsageError
+from airflow_gitops.platform.airflow_secrets import (
     GENERATED,
     Observed,
     SecretState,
@@ -19,7 +20,6 @@ from airflow_gitops.airflow_secrets import (
     random_token,
     secret_id,
 )
-from airflow_gitops.findings import UsageError
 from tests.conftest import REPO_ROOT
 
 CLUSTER = "airflow-dev"

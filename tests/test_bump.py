@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from airflow_gitops import cli, holds
-from airflow_gitops.bump import plan_bump
-from airflow_gitops.findings import UsageError
-from airflow_gitops.pins import collect
-from airflow_gitops.repo import Repo
+from airflow_gitops.cli import common, upgrades
+from airflow_gitops.model.findings import UsageError
+from airflow_gitops.model.repo import Repo
+from airflow_gitops.upgrades import holds
+from airflow_gitops.upgrades.bump import plan_bump
+from airflow_gitops.upgrades.pins import collect
 from tests.conftest import git
 
 IMAGE = "444444444444.dkr.ecr.eu-west-1.amazonaws.com/airflow"
@@ -29,7 +30,7 @@ def _bump(root: Path, capsys: pytest.CaptureFixture[str], *args: object) -> tupl
     dependency, version = str(args[0]), str(args[1])
     env = str(args[2]) if len(args) > 2 else "dev"
     allow = bool(args[3]) if len(args) > 3 else False
-    code = cli.guarded(lambda: cli.bump(dependency, version, env, allow, run_check=False, cwd=root))
+    code = common.guarded(lambda: upgrades.bump(dependency, version, env, allow, run_check=False, cwd=root))
     return code, capsys.readouterr().err
 
 
@@ -86,7 +87,7 @@ def test_a_downgrade_is_allowed_when_asked(pristine_repo: Path) -> None:
 
 def test_bump_edits_one_line_keeps_comments_and_checks(repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = (repo_copy / "clusters/dev/values/airflow.yaml").read_text()
-    code = cli.guarded(lambda: cli.bump(IMAGE, "3.2.1-1", "dev", False, run_check=True, cwd=repo_copy))
+    code = common.guarded(lambda: upgrades.bump(IMAGE, "3.2.1-1", "dev", False, run_check=True, cwd=repo_copy))
     out = capsys.readouterr().out
     assert code == 0, out
     after = (repo_copy / "clusters/dev/values/airflow.yaml").read_text()

@@ -14,7 +14,7 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from airflow_gitops.chart_repo import (
+from airflow_gitops.adapters.chart_repository import (
     HELM_CHART_LAYER,
     OCI_MANIFEST,
     ChartRepo,

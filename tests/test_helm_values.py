@@ -4,15 +4,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gitops.helm_values import (
-    chart_sources,
-    deep_merge,
-    dotted_get,
-    merge,
-    ref_sources,
-    set_parameter,
-    value_file_path,
-)
+from airflow_gitops.charts.values import chart_sources, deep_merge, dotted_get, merge, ref_sources, set_parameter, value_file_path
 
 APP: dict[str, Any] = {
     "metadata": {"name": "airflow"},

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_gitops.kustomize import KustomizeError, render
+from airflow_gitops.adapters.kustomize import KustomizeError, render
 
 
 def write(path: Path, text: str) -> None:

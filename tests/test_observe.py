@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from airflow_gitops import cli
-from airflow_gitops.promote import known_apps
-from airflow_gitops.repo import Repo
+from airflow_gitops.cli import common, releases
+from airflow_gitops.model.repo import Repo
+from airflow_gitops.releases.promote import known_apps
 from tests.adapters.argocd_spec import conforming
 from tests.adapters.kube_fixtures import APPLICATIONS, DEPLOYMENTS, STATEFULSETS, Emulator, running_emulator
 from tests.adapters.test_kube import workload
@@ -54,7 +54,7 @@ def application(name: str, sync: str = "Synced", health: str = "Healthy") -> dic
 
 
 def _run(capsys: pytest.CaptureFixture[str], action: Any) -> tuple[int, str, str]:
-    code = cli.guarded(action)
+    code = common.guarded(action)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -68,7 +68,7 @@ def test_status_through_argo_cd_lists_every_app(
         httpserver.expect_request(f"/api/v1/applications/{app}").respond_with_json(conforming(body, "v1alpha1Application"))
     monkeypatch.setenv("ARGOCD_SERVER", httpserver.url_for("/").rstrip("/"))
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "token")
-    code, out, err = _run(capsys, lambda: cli.status("staging", "json", None, None, cwd=pristine_repo))
+    code, out, err = _run(capsys, lambda: releases.status("staging", "json", None, None, cwd=pristine_repo))
     rows = json.loads(out)
     assert [r["app"] for r in rows] == apps
     assert {r["revision"] for r in rows} == {REVISION}
@@ -83,7 +83,7 @@ def test_status_through_kubernetes_reads_the_application_resources(
     for name in ("airflow", "karpenter"):
         emulator.put(APPLICATIONS, "argocd", application(name))
     config = emulator.kubeconfig(tmp_path / "kubeconfig", "token")
-    code, out, err = _run(capsys, lambda: cli.status("dev", "table", str(config), None, cwd=pristine_repo))
+    code, out, err = _run(capsys, lambda: releases.status("dev", "table", str(config), None, cwd=pristine_repo))
     assert code == 0, err
     assert "airflow" in out and "karpenter" in out and "Synced" in out
 
@@ -96,7 +96,7 @@ def test_verify_passes_when_every_workload_runs_the_pinned_digest(
     emulator.put(STATEFULSETS, "airflow", workload("StatefulSet", "airflow-worker", f"{IMAGE}@{digest}"))
     emulator.put(DEPLOYMENTS, "airflow", workload("Deployment", "airflow-statsd", "quay.io/prometheus/statsd-exporter:v0.28.0"))
     config = emulator.kubeconfig(tmp_path / "kubeconfig", "token")
-    code, out, err = _run(capsys, lambda: cli.verify("staging", "airflow", 5, str(config), None, cwd=pristine_repo))
+    code, out, err = _run(capsys, lambda: releases.verify("staging", "airflow", 5, str(config), None, cwd=pristine_repo))
     assert code == 0, err
     assert "2 workloads run the pinned digest" in out
     assert "Deployment/airflow-scheduler: rolled out" in out
@@ -110,12 +110,12 @@ def test_verify_times_out_naming_each_workload_not_done(
     emulator.put(DEPLOYMENTS, "airflow", workload("Deployment", "airflow-scheduler", f"{IMAGE}@{old}"))
     emulator.put(STATEFULSETS, "airflow", workload("StatefulSet", "airflow-worker", f"{IMAGE}@{digest}", updated=1))
     config = emulator.kubeconfig(tmp_path / "kubeconfig", "token")
-    code, _out, err = _run(capsys, lambda: cli.verify("staging", "airflow", 0.5, str(config), None, cwd=pristine_repo))
+    code, _out, err = _run(capsys, lambda: releases.verify("staging", "airflow", 0.5, str(config), None, cwd=pristine_repo))
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert "Deployment/airflow-scheduler: wrong image" in err and "StatefulSet/airflow-worker" in err
 
 
 def test_verify_of_an_unknown_app_is_a_usage_error(pristine_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = _run(capsys, lambda: cli.verify("staging", "no-such-app", 1, "/nonexistent", None, cwd=pristine_repo))
+    code, _out, err = _run(capsys, lambda: releases.verify("staging", "no-such-app", 1, "/nonexistent", None, cwd=pristine_repo))
     assert code == 2 and "--app no-such-app" in err

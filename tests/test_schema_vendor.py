@@ -11,10 +11,10 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from airflow_gitops import cli
-from airflow_gitops.findings import UsageError
-from airflow_gitops.schema_vendor import Pin, merge_pins, pins_of, plan
-from airflow_gitops.schemas import parse_catalog
+from airflow_gitops.cli import common, upgrades
+from airflow_gitops.model.findings import UsageError
+from airflow_gitops.model.schemas import parse_catalog
+from airflow_gitops.upgrades.schema_vendor import Pin, merge_pins, pins_of, plan
 from tests.conftest import REPO_ROOT, git, init_git
 from tests.test_chart_repo import TEMPLATED, build_chart, crd_yaml, serve_helm_repo, serve_oci_registry
 
@@ -81,7 +81,7 @@ class Platform:
     catalog: str
 
     def run(self, force: bool = False) -> int:
-        return cli.guarded(lambda: cli.schemas(None, force, True, cwd=self.root))
+        return common.guarded(lambda: upgrades.schemas(None, force, True, cwd=self.root))
 
     def read(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
@@ -251,7 +251,7 @@ def test_unknown_chart_names_the_application_file(
 
 
 def test_unknown_environment_is_a_usage_error(platform: Platform, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.guarded(lambda: cli.schemas("qa", False, False, cwd=platform.root)) == 2
+    assert common.guarded(lambda: upgrades.schemas("qa", False, False, cwd=platform.root)) == 2
     assert "--env qa" in capsys.readouterr().err
 
 

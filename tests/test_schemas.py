@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow_gitops.schemas import SchemaStore, kube_minor, parse_catalog
+from airflow_gitops.model.schemas import SchemaStore, kube_minor, parse_catalog
 from tests.conftest import REPO_ROOT
 
 

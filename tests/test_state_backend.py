@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from airflow_gitops.findings import UsageError
-from airflow_gitops.repo import ClusterConfig
-from airflow_gitops.state_backend import (
+from airflow_gitops.model.findings import UsageError
+from airflow_gitops.model.repo import ClusterConfig
+from airflow_gitops.platform.state_backend import (
     BucketState,
     Change,
     normalize_statement,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_gitops import terraform as tf
+from airflow_gitops.adapters import terraform as tf
 from airflow_gitops.check import terraform_slow
 from airflow_gitops.check.slow import find_checkov
 from tests.conftest import REPO_ROOT

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from airflow_gitops import yamlio
+from airflow_gitops.model import yamlio
 
 TEXT = """\
 a: 1

@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from airflow_gitops.argocd import (
+from airflow_gitops.adapters.argocd import (
     ApplicationState,
     ArgoCd,
     ArgoCdServer,
@@ -24,7 +24,7 @@ from airflow_gitops.argocd import (
     revision_for_repo,
     server_url,
 )
-from airflow_gitops.findings import UsageError
+from airflow_gitops.model.findings import UsageError
 from tests.adapters.argocd_spec import conforming, violations
 
 TOKEN = "argocd-token-do-not-print"

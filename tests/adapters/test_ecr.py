@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from airflow_gitops.ecr import GATE_CHOICES, SEVERITIES, Ecr, Registry, ScanSummary, severity_counts, severity_gate
-from airflow_gitops.findings import UsageError
-from airflow_gitops.repo import ClusterConfig, Repo
+from airflow_gitops.adapters.ecr import GATE_CHOICES, SEVERITIES, Ecr, Registry, ScanSummary, severity_counts, severity_gate
+from airflow_gitops.model.findings import UsageError
+from airflow_gitops.model.repo import ClusterConfig, Repo
 from tests.aws.conftest import DEV_REGION, Moto, _moto_server, _point_at
 from tests.conftest import REPO_ROOT
 

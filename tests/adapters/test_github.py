@@ -12,8 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from airflow_gitops.findings import UsageError
-from airflow_gitops.github import GitHub, PullRequest, make_session, repository_from_remote
+from airflow_gitops.adapters.github import GitHub, PullRequest, make_session, repository_from_remote
+from airflow_gitops.model.findings import UsageError
 
 TOKEN = "ghp_do-not-print-this-token"
 OWNER, REPO = "example-org", "airflow-eks-platform"

@@ -15,9 +15,9 @@ import boto3
 import kmock
 import pytest
 
-from airflow_gitops import kube
-from airflow_gitops.findings import UsageError
-from airflow_gitops.kube import WorkloadState, pending_reason, rollout_done, runs_digest, split_image
+from airflow_gitops.adapters import kube
+from airflow_gitops.adapters.kube import WorkloadState, pending_reason, rollout_done, runs_digest, split_image
+from airflow_gitops.model.findings import UsageError
 from tests.adapters.kube_fixtures import APPLICATIONS, DEPLOYMENTS, STATEFULSETS, Emulator, running_emulator
 from tests.aws.conftest import DEV_ACCOUNT, DEV_CLUSTER, DEV_REGION, Moto, _moto_server, _point_at
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from airflow_gitops.airflow_secrets import GENERATED, SecretStep, fill, observe_all, plan_secrets
-from airflow_gitops.aws import connect
-from airflow_gitops.repo import Repo
+from airflow_gitops.adapters.aws import connect
+from airflow_gitops.model.repo import Repo
+from airflow_gitops.platform.airflow_secrets import GENERATED, SecretStep, fill, observe_all, plan_secrets
 from tests.aws.conftest import DEV_CLUSTER, Moto
 from tests.conftest import REPO_ROOT
 from tests.test_tasks import invoke

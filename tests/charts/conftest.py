@@ -10,9 +10,9 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from airflow_gitops.chart_repo import ChartRepo, make_session
-from airflow_gitops.charts import ChartRenderer
-from airflow_gitops.helm_engine import SdkEngine, index_repository
+from airflow_gitops.adapters.chart_repository import ChartRepo, make_session
+from airflow_gitops.adapters.helm_engine import SdkEngine, index_repository
+from airflow_gitops.charts.renderer import ChartRenderer
 from tests.charts.standins import build
 
 DEPLOYMENT = """\

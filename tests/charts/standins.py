@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from airflow_gitops.helm_engine import package
-from airflow_gitops.helm_values import chart_sources
-from airflow_gitops.repo import Repo
+from airflow_gitops.adapters.helm_engine import package
+from airflow_gitops.charts.values import chart_sources
+from airflow_gitops.model.repo import Repo
 
 GENERIC_DEPLOYMENT = """\
 apiVersion: apps/v1

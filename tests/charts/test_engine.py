@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_gitops.helm_engine import BinaryEngine, ChartError, Engine, RenderOptions, SdkEngine, make_engine
+from airflow_gitops.adapters.helm_engine import BinaryEngine, ChartError, Engine, RenderOptions, SdkEngine, make_engine
 from tests.charts.conftest import FILES, VALUES
 from tests.charts.standins import build
 

@@ -7,7 +7,7 @@ from typing import Any
 import helm_python
 import pytest
 
-from airflow_gitops.helm_values import chart_sources, merge, ref_sources
+from airflow_gitops.charts.values import chart_sources, merge, ref_sources
 
 FILES: dict[str, Any] = {
     "apps/x/values.yaml": {"a": {"keep": 1, "over": "base"}, "list": [1, 2], "only_base": True},

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow_gitops import yamlio
-from airflow_gitops.charts import in_namespace
-from airflow_gitops.diff import GENERATED, compare, masked, volatile_fields
-from airflow_gitops.helm_engine import RenderOptions, SdkEngine
-from airflow_gitops.rendering import RenderedFile
+from airflow_gitops.adapters.helm_engine import RenderOptions, SdkEngine
+from airflow_gitops.charts.renderer import in_namespace
+from airflow_gitops.model import yamlio
+from airflow_gitops.rendering.diff import GENERATED, compare, masked, volatile_fields
+from airflow_gitops.rendering.render import RenderedFile
 from tests.charts.conftest import FILES, VALUES
 from tests.charts.standins import build
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from airflow_gitops.charts import NOT_RENDERED, PULL_FAILED, ChartProblem, ChartRenderer
-from airflow_gitops.helm_engine import ChartError, RenderOptions, SdkEngine, index_repository
+from airflow_gitops.adapters.helm_engine import ChartError, RenderOptions, SdkEngine, index_repository
+from airflow_gitops.charts.renderer import NOT_RENDERED, PULL_FAILED, ChartProblem, ChartRenderer
 from tests.charts.conftest import LocalRepo, serve
 
 Make = Callable[..., ChartRenderer]

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_gitops.charts import ChartRenderer
+from airflow_gitops.charts.renderer import ChartRenderer
 from airflow_gitops.check import chart_render, parse, render
 from airflow_gitops.check.context import CheckContext
-from airflow_gitops.findings import Finding, Severity
-from airflow_gitops.repo import Repo
-from airflow_gitops.schemas import SchemaStore
+from airflow_gitops.model.findings import Finding, Severity
+from airflow_gitops.model.repo import Repo
+from airflow_gitops.model.schemas import SchemaStore
 from tests.charts.conftest import LocalRepo
 from tests.conftest import init_git
 

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_gitops.check import renovate_slow
 from airflow_gitops.check.context import CheckContext
-from airflow_gitops.repo import Repo
+from airflow_gitops.model.repo import Repo
 from tests.conftest import REPO_ROOT
 
 VALIDATOR = REPO_ROOT / renovate_slow.NODE_BIN / "renovate-config-validator"

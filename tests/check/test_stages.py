@@ -8,11 +8,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from airflow_gitops.check import parse, policy, render, validate
+from airflow_gitops.check import parse, render
 from airflow_gitops.check.context import CheckContext
-from airflow_gitops.check.contracts import expand
-from airflow_gitops.repo import ClusterConfig, Repo
-from airflow_gitops.schemas import SchemaStore, strict
+from airflow_gitops.check.rules import policy, validate
+from airflow_gitops.check.rules.contracts import expand
+from airflow_gitops.model.repo import ClusterConfig, Repo
+from airflow_gitops.model.schemas import SchemaStore, strict
 from tests.conftest import init_git
 
 CONFIG = ClusterConfig(

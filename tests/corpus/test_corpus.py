@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_gitops.check import run_check
-from airflow_gitops.repo import Repo
+from airflow_gitops.model.repo import Repo
 
 from .cases import CASES, Case
 

@@ -6,7 +6,7 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from airflow_gitops.emulated_apply import (
+from airflow_gitops.platform.emulated_apply import (
     ENDPOINT_SERVICES,
     UNEMULATED_TYPES,
     Planned,

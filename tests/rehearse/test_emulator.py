@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import SSLError
 
-from airflow_gitops.emulator import EmulatedAccount, emulated_account
+from airflow_gitops.adapters.emulator import EmulatedAccount, emulated_account
 
 
 def _running(pid: int) -> bool:

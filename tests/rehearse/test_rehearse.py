@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gitops.rehearse import clone_working_tree
+from airflow_gitops.platform.rehearse import clone_working_tree
 from tests.apply_jobs import ApplyJobs, selected, starter
 from tests.conftest import REPO_ROOT
 

@@ -27,8 +27,8 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from airflow_gitops import cli
-from airflow_gitops.release import Options
+from airflow_gitops.cli import common, releases
+from airflow_gitops.releases.release import Options
 from tests.adapters.argocd_spec import conforming
 from tests.adapters.test_argocd import CHART_VERSION, application, runtime_error
 from tests.adapters.test_ecr import REGISTRY, registry, registry_server, scanned  # noqa: F401 - fixtures used here
@@ -333,12 +333,12 @@ def captured(capsys: pytest.CaptureFixture[str], code: int) -> Run:
 def promote(platform: Platform, capsys: pytest.CaptureFixture[str], **given: Any) -> Run:
     """`invoke promote` in process, through the same guard as the task."""
     chosen = options(**given)
-    return captured(capsys, cli.guarded(lambda: cli.promote(chosen, cwd=platform.root)))
+    return captured(capsys, common.guarded(lambda: releases.promote(chosen, cwd=platform.root)))
 
 
 def rollback(platform: Platform, capsys: pytest.CaptureFixture[str], **given: Any) -> Run:
     chosen = options(**given)
-    return captured(capsys, cli.guarded(lambda: cli.rollback(chosen, cwd=platform.root)))
+    return captured(capsys, common.guarded(lambda: releases.rollback(chosen, cwd=platform.root)))
 
 
 def invoke(cwd: Path, *args: str, timeout: float = 60) -> Run:

@@ -22,9 +22,9 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from airflow_gitops import edit, pins
-from airflow_gitops.edit import Change
-from airflow_gitops.repo import Repo
+from airflow_gitops.model.repo import Repo
+from airflow_gitops.upgrades import edit, pins
+from airflow_gitops.upgrades.edit import Change
 
 FILE = "clusters/dev/values/airflow.yaml"
 DEPENDENCY = "444444444444.dkr.ecr.eu-west-1.amazonaws.com/airflow"

@@ -20,8 +20,9 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from airflow_gitops import cli, release
-from airflow_gitops.argocd import ArgoCd, make_session
+from airflow_gitops.adapters.argocd import ArgoCd, make_session
+from airflow_gitops.cli import common, releases
+from airflow_gitops.releases import release
 from tests.adapters.test_ecr import throttling_proxy
 from tests.adapters.test_github import FakeRepository, reply
 from tests.conftest import REPO_ROOT
@@ -266,7 +267,8 @@ def test_a_hold_on_the_target(
     platform: Platform, images: Images, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     held = captured(
-        capsys, cli.guarded(lambda: cli.hold("staging", APP, "load test until Friday", False, "commit", cwd=platform.root))
+        capsys,
+        common.guarded(lambda: releases.hold("staging", APP, "load test until Friday", False, "commit", cwd=platform.root)),
     )
     assert held.code == 0, held
     before = platform.snapshot()

@@ -7,7 +7,7 @@ import json
 import pytest
 from pytest_httpserver import HTTPServer
 
-from airflow_gitops import history
+from airflow_gitops.releases import history
 from tests.adapters.test_github import FakeRepository
 from tests.release.conftest import (
     APP,

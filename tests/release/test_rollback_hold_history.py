@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from airflow_gitops import cli
+from airflow_gitops.cli import common, releases, upgrades
 from tests.release.conftest import (
     APP,
     IMAGE,
@@ -35,7 +35,7 @@ PASS = {"max_severity": "CRITICAL"}
 
 
 def hold(platform: Platform, capsys: pytest.CaptureFixture[str], env: str, reason: str = "", release: bool = False) -> Run:
-    return captured(capsys, cli.guarded(lambda: cli.hold(env, APP, reason, release, "commit", cwd=platform.root)))
+    return captured(capsys, common.guarded(lambda: releases.hold(env, APP, reason, release, "commit", cwd=platform.root)))
 
 
 def renovate(platform: Platform) -> dict[str, Any]:
@@ -111,7 +111,9 @@ def test_promoting_into_a_held_environment_is_refused(
 def test_bumping_a_held_dev_pin_is_refused(platform: Platform, capsys: pytest.CaptureFixture[str]) -> None:
     assert hold(platform, capsys, "dev", "keep 3.3.0-1 while we debug").code == 0
     before = platform.snapshot()
-    run = captured(capsys, cli.guarded(lambda: cli.bump(IMAGE, "3.4.0-1", "dev", False, run_check=False, cwd=platform.root)))
+    run = captured(
+        capsys, common.guarded(lambda: upgrades.bump(IMAGE, "3.4.0-1", "dev", False, run_check=False, cwd=platform.root))
+    )
     refusal(
         run,
         "clusters/dev/holds.yaml: dev/airflow is on hold since ",
@@ -175,7 +177,7 @@ def test_history_lists_promotions_and_the_rollback(
     rolled_back = platform.head()
     assert promote(platform, capsys, to_env="prod", from_env="dev", mode="commit", health_gate=False, **PASS).code == 0
 
-    listed = captured(capsys, cli.guarded(lambda: cli.history(None, None, "json", cwd=platform.root)))
+    listed = captured(capsys, common.guarded(lambda: releases.history(None, None, "json", cwd=platform.root)))
     assert listed.code == 0, listed
     entries = json.loads(listed.out)
     assert [(e["kind"], e["source"], e["target"], e["tag"], e["digest"]) for e in entries] == [
@@ -189,9 +191,9 @@ def test_history_lists_promotions_and_the_rollback(
         assert datetime.fromisoformat(entry["when"]).tzinfo is not None
     assert entries[1]["commit"] == rolled_back
 
-    staging = captured(capsys, cli.guarded(lambda: cli.history("staging", APP, "json", cwd=platform.root)))
+    staging = captured(capsys, common.guarded(lambda: releases.history("staging", APP, "json", cwd=platform.root)))
     assert [e["kind"] for e in json.loads(staging.out)] == ["rollback", "promotion"]
-    none = captured(capsys, cli.guarded(lambda: cli.history(None, "keda", "json", cwd=platform.root)))
+    none = captured(capsys, common.guarded(lambda: releases.history(None, "keda", "json", cwd=platform.root)))
     assert json.loads(none.out) == []
 
     table = invoke(platform.root, "history", "--env", "prod")
@@ -203,7 +205,7 @@ def test_history_lists_promotions_and_the_rollback(
 def test_status_reads_every_application_from_argocd(
     platform: Platform, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = captured(capsys, cli.guarded(lambda: cli.status("staging", "json", None, None, cwd=platform.root)))
+    run = captured(capsys, common.guarded(lambda: releases.status("staging", "json", None, None, cwd=platform.root)))
     assert run.code == 0, run
     rows = json.loads(run.out)
     apps = sorted(p.stem for p in (platform.root / "clusters/staging/apps").glob("*.yaml"))
@@ -214,7 +216,7 @@ def test_status_reads_every_application_from_argocd(
     assert sorted(r.path.rsplit("/", 1)[1] for r in argocd.requests) == apps
 
     argocd.set(health="Degraded")
-    degraded = captured(capsys, cli.guarded(lambda: cli.status("staging", "table", None, None, cwd=platform.root)))
+    degraded = captured(capsys, common.guarded(lambda: releases.status("staging", "table", None, None, cwd=platform.root)))
     assert degraded.code == 1 and "Degraded" in degraded.out
 
 

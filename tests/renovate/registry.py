@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from airflow_gitops.pins import Pin
+from airflow_gitops.upgrades.pins import Pin
 
 # A version Renovate can count on: optional `v`, major.minor.patch, then a suffix kept as is (`-1`, the build number).
 _SEMVER = re.compile(r"^(?P<prefix>v?)(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?P<suffix>.*)$")

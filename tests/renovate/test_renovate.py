@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from airflow_gitops.pins import collect
-from airflow_gitops.repo import Repo
+from airflow_gitops.model.repo import Repo
+from airflow_gitops.upgrades.pins import collect
 from tests.conftest import REPO_ROOT, git
 from tests.renovate import harness
 from tests.renovate.registry import SERVED_DATASOURCES, Catalogue, LocalRegistry, newer_versions, package_rules, serve

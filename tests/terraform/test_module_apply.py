@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from airflow_gitops import terraform as tf
-from airflow_gitops.emulator import emulated_account
+from airflow_gitops.adapters import terraform as tf
+from airflow_gitops.adapters.emulator import emulated_account
 from tests.apply_jobs import ApplyJobs, selected, starter
 from tests.conftest import REPO_ROOT
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from airflow_gitops import ci, cli
-from airflow_gitops.check import renovate_slow, slow
-from airflow_gitops.terraform import MIRROR_ENV
+from airflow_gitops.adapters.terraform import MIRROR_ENV
+from airflow_gitops.check import ci, renovate_slow, slow
+from airflow_gitops.cli import checks
 from tests.conftest import REPO_ROOT, git
 
 INVOKE = str(Path(sys.executable).with_name("invoke"))
@@ -98,8 +98,8 @@ def test_the_tests_run_as_make_test_runs_them(tmp_path: Path) -> None:
 def test_a_missing_base_fails_the_diff_step_and_the_run(
     pristine_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "check", lambda *args: 0)  # the real one is the slow test below
-    code = cli.ci("no-such-ref", skip_tests=True, cwd=pristine_repo)
+    monkeypatch.setattr(checks, "check", lambda *args: 0)  # the real one is the slow test below
+    code = checks.ci("no-such-ref", skip_tests=True, cwd=pristine_repo)
     assert code == 1
     out, err = capsys.readouterr()
     assert "--base no-such-ref: no such commit" in err

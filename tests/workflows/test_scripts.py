@@ -16,8 +16,8 @@ import yaml
 
 from airflow_gitops.check import slow
 from airflow_gitops.check.context import CheckContext
-from airflow_gitops.kustomize import RenderedObject
-from airflow_gitops.repo import Repo
+from airflow_gitops.model.rendered import RenderedObject
+from airflow_gitops.model.repo import Repo
 from tests.conftest import REPO_ROOT
 
 SCRIPTS = REPO_ROOT / ".github/scripts"

@@ -3,12 +3,14 @@ it renders against the schemas of the cluster's version and the vendored CRDs, a
 
 from __future__ import annotations
 
-from ..charts import NOT_RENDERED, ChartObject, ChartProblem, api_versions
-from ..findings import Finding, error, warning
-from . import chart_policy
-from .chart_policy import application_location
-from .context import ChartRelease, CheckContext, PathPart
-from .validate import validate_object
+from ..charts.release import ChartRelease
+from ..charts.renderer import NOT_RENDERED, ChartObject, ChartProblem, api_versions
+from ..model.findings import Finding, error, warning
+from ..model.yamlio import PathPart
+from .context import CheckContext
+from .rules import chart_policy
+from .rules.chart_policy import application_location
+from .rules.validate import validate_object
 
 
 def run(ctx: CheckContext) -> None:

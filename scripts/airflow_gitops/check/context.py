@@ -7,30 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .. import yamlio
-from ..findings import Finding
-from ..helm_values import ChartSource, MergedValues, chart_sources, merge, ref_sources
-from ..kustomize import RenderedObject
-from ..repo import ClusterConfig, Repo
-from ..schemas import SchemaStore
+from ..charts.release import ChartRelease
+from ..charts.values import chart_sources, merge, ref_sources
+from ..model import yamlio
+from ..model.findings import Finding
+from ..model.rendered import RenderedObject
+from ..model.repo import ClusterConfig, Repo
+from ..model.schemas import SchemaStore
+from ..model.yamlio import PathPart
 
 if TYPE_CHECKING:
-    from ..charts import ChartObject, ChartRenderer
-
-PathPart = str | int
-
-
-@dataclass
-class ChartRelease:
-    """One chart source of one Application in one environment, with its merged values."""
-
-    app: RenderedObject
-    source: ChartSource
-    merged: MergedValues
-
-    @property
-    def env(self) -> str:
-        return self.app.env
+    from ..charts.renderer import ChartObject, ChartRenderer
 
 
 @dataclass

@@ -7,9 +7,9 @@ import re
 
 import yaml
 
-from .. import terraform as tf
-from .. import yamlio
-from ..findings import UsageError, error
+from ..adapters import terraform as tf
+from ..model import yamlio
+from ..model.findings import UsageError, error
 from .context import CheckContext
 
 PARSED_SUFFIXES = (".yaml", ".yml", ".json")

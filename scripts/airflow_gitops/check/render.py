@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import yamlio
-from ..findings import Finding, error
-from ..kustomize import KustomizeError, RenderedObject, render
+from ..adapters.kustomize import KustomizeError, render
+from ..model import yamlio
+from ..model.findings import Finding, error
+from ..model.rendered import RenderedObject
 from .context import CheckContext, ClusterRender
 
 WORKERS = 4  # kustomize runs are short subprocesses; a few at a time keep both cores busy

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..findings import error
+from ..model.findings import error
 from .context import CheckContext
 
 VALIDATOR_ENV = "RENOVATE_CONFIG_VALIDATOR"

@@ -7,14 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..findings import Finding, Severity
-from ..repo import Repo
-from ..schemas import SchemaStore
-from . import chart_render, contracts, parse, policy, render, slow, upgrades, validate
+from ..model.findings import Finding, Severity
+from ..model.repo import Repo
+from ..model.schemas import SchemaStore
+from . import chart_render, parse, render, slow
 from .context import CheckContext
+from .rules import contracts, policy, upgrades, validate
 
 if TYPE_CHECKING:
-    from ..charts import ChartRenderer
+    from ..charts.renderer import ChartRenderer
 
 Stage = Callable[[CheckContext], None]
 STAGES: tuple[tuple[str, Stage], ...] = (

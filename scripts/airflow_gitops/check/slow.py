@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .. import yamlio
-from ..findings import error
-from ..kustomize import RenderedObject
+from ..model import yamlio
+from ..model.findings import error
+from ..model.rendered import RenderedObject
 from . import renovate_slow, terraform_slow
 from .context import CheckContext
 

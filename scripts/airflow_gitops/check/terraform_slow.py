@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import terraform as tf
-from ..findings import Finding, error
+from ..adapters import terraform as tf
+from ..model.findings import Finding, error
 from .context import CheckContext
 
 WORKERS = 2  # each run starts the (large) AWS provider; more than the cores starves its handshake

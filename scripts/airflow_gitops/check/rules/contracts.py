@@ -1,0 +1,407 @@
+"""Stage 4: the contracts between cluster.yaml, the Applications, their values and the AppProjects."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from typing import Any
+
+import jsonschema
+from packaging.version import InvalidVersion, Version
+
+from ...charts.release import ChartRelease
+from ...charts.values import dotted_get, dotted_path, ref_sources, sources_of
+from ...model import yamlio
+from ...model.findings import error
+from ...model.rendered import RenderedObject
+from ...model.repo import ClusterConfig
+from ..context import CheckContext, ClusterRender
+from . import terraform_contracts
+
+CLUSTER_SCHEMA = "schemas/cluster.schema.json"
+STORE_KINDS = {"SecretStore", "ClusterSecretStore"}
+
+
+def run(ctx: CheckContext) -> None:
+    _cluster_files(ctx)
+    _promotion_order(ctx)
+    for cluster in ctx.clusters.values():
+        _addons(ctx, cluster)
+        for app in cluster.applications():
+            _application_sources(ctx, cluster, app)
+            _app_project(ctx, cluster, app)
+        for release in cluster.releases:
+            _cluster_bindings(ctx, cluster, release)
+        _secret_stores(ctx, cluster)
+        _workload_identities(ctx, cluster)
+    terraform_contracts.run(ctx)
+
+
+# --- cluster.yaml -----------------------------------------------------------------------------
+def _cluster_files(ctx: CheckContext) -> None:
+    if not ctx.repo.exists(CLUSTER_SCHEMA):
+        return
+    validator = jsonschema.Draft7Validator(json.loads(ctx.repo.text(CLUSTER_SCHEMA)))
+    for env in ctx.envs:
+        rel = ctx.repo.cluster_file(env)
+        if rel in ctx.broken_files:
+            continue
+        data = ctx.repo.yaml_doc(rel)
+        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+            path = list(err.absolute_path)
+            ctx.add(
+                error(
+                    "cluster-config",
+                    rel,
+                    f"{'.'.join(map(str, path)) or '(top level)'}: {err.message}",
+                    f"correct it to match {CLUSTER_SCHEMA}",
+                    yamlio.line_of(ctx.repo.text(rel), path),
+                )
+            )
+        if isinstance(data, dict) and data.get("environment") not in (None, env):
+            ctx.add(
+                error(
+                    "cluster-config",
+                    rel,
+                    f"environment is '{data.get('environment')}' but the folder is '{env}'",
+                    f"set environment: {env}, or rename the folder",
+                    1,
+                )
+            )
+
+
+def _promotion_order(ctx: CheckContext) -> None:
+    seen: dict[int, str] = {}
+    for env in ctx.repo.envs:
+        rel = ctx.repo.cluster_file(env)
+        if rel in ctx.broken_files:
+            continue
+        order = ctx.repo.cluster(env).order
+        if order in seen:
+            ctx.add(
+                error(
+                    "promotion-order",
+                    rel,
+                    f"promotion.order {order} is also the order of {seen[order]}",
+                    "give every environment its own place in the promotion order",
+                )
+            )
+        seen[order] = env
+
+
+# --- Applications -----------------------------------------------------------------------------
+def _addons(ctx: CheckContext, cluster: ClusterRender) -> None:
+    apps = {a.name for a in cluster.applications()}
+    wanted = set(cluster.config.addons)
+    rel = cluster.config.file
+    for name in sorted(wanted - apps):
+        ctx.add(
+            error(
+                "addons-mismatch",
+                rel,
+                f"add-on {name} is listed in cluster.yaml but no Application {name} is rendered",
+                f"add ../../apps/{name} to clusters/{cluster.env}/kustomization.yaml, or drop it from addons",
+            )
+        )
+    for name in sorted(apps - wanted):
+        ctx.add(
+            error(
+                "addons-mismatch",
+                rel,
+                f"Application {name} is rendered but not listed under addons",
+                f"add {name} to addons in {rel} (Terraform reads it to create the app's AWS side)",
+            )
+        )
+
+
+def _exact_version(version: str) -> bool:
+    try:
+        Version(version.lstrip("v"))
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject) -> None:
+    sources = sources_of(app.obj)
+    if not sources:
+        file, line = ctx.locate(app, ["spec"])
+        ctx.add(
+            error(
+                "application-sources-missing",
+                file,
+                f"[{cluster.env}] Application {app.name} has no sources",
+                f"add clusters/{cluster.env}/apps/{app.name}.yaml with the chart and $values sources",
+                line,
+            )
+        )
+        return
+    for index, src in enumerate(sources):
+        if src.get("chart"):
+            version = src.get("targetRevision")
+            file, line = ctx.locate(app, ["spec", "sources", index, "targetRevision"])
+            if version in (None, ""):
+                ctx.add(
+                    error(
+                        "chart-version-missing",
+                        file,
+                        f"[{cluster.env}] Application {app.name}: chart {src['chart']} has no targetRevision",
+                        "pin the chart to an exact version in targetRevision",
+                        line,
+                    )
+                )
+            elif not _exact_version(str(version)):
+                ctx.add(
+                    error(
+                        "chart-version-not-exact",
+                        file,
+                        f"[{cluster.env}] Application {app.name}: chart {src['chart']} targetRevision '{version}' is not an exact version",
+                        "pin an exact version such as 1.2.3; ranges move without review",
+                        line,
+                    )
+                )
+            _value_files(ctx, cluster, app, index, src)
+    refs = ref_sources(app.obj)
+    values_ref = refs.get("values")
+    if values_ref is None:
+        return
+    index = sources.index(values_ref)
+    for key, expected in (("repoURL", cluster.config.repo_url), ("targetRevision", cluster.config.revision)):
+        if str(values_ref.get(key, "")) != expected:
+            file, line = ctx.locate(app, ["spec", "sources", index, key])
+            ctx.add(
+                error(
+                    "values-source-mismatch",
+                    file,
+                    f"[{cluster.env}] Application {app.name}: $values source {key} is '{values_ref.get(key, '')}', "
+                    f"but cluster.yaml gitops says '{expected}'",
+                    f"set {key}: {expected} (the values must come from this repository at the environment's revision)",
+                    line,
+                )
+            )
+
+
+def _value_files(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject, index: int, src: dict[str, Any]) -> None:
+    helm = src.get("helm") or {}
+
+    def where() -> tuple[str, int | None]:
+        return ctx.locate(app, ["spec", "sources", index, "helm"])
+
+    if helm.get("ignoreMissingValueFiles"):
+        file, line = where()
+        ctx.add(
+            error(
+                "ignore-missing-value-files",
+                file,
+                f"[{cluster.env}] Application {app.name} sets ignoreMissingValueFiles, which silently drops a misplaced override",
+                "remove ignoreMissingValueFiles; every listed values file must exist",
+                line,
+            )
+        )
+    expected = [f"$values/apps/{app.name}/values.yaml", f"$values/clusters/{cluster.env}/values/{app.name}.yaml"]
+    actual = [str(v) for v in helm.get("valueFiles") or []]
+    if actual != expected:
+        file, line = where()
+        ctx.add(
+            error(
+                "value-files-layout",
+                file,
+                f"[{cluster.env}] Application {app.name}: valueFiles {actual} are not the base then the environment's file",
+                f"set helm.valueFiles to {expected}",
+                line,
+            )
+        )
+
+
+def _app_project(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject) -> None:
+    spec = app.obj.get("spec") or {}
+    project_name = str(spec.get("project", ""))
+    if project_name in ("", "default"):
+        file, line = ctx.locate(app, ["spec", "project"])
+        ctx.add(
+            error(
+                "app-project",
+                file,
+                f"[{cluster.env}] Application {app.name} uses the default AppProject, which allows anything",
+                "assign a project from apps/argo-cd/projects.yaml that limits sources and destinations",
+                line,
+            )
+        )
+        return
+    projects = {p.name: p for p in cluster.of_kind("AppProject")}
+    project = projects.get(project_name)
+    if project is None:
+        file, line = ctx.locate(app, ["spec", "project"])
+        ctx.add(
+            error(
+                "app-project",
+                file,
+                f"[{cluster.env}] Application {app.name} names AppProject {project_name}, which is not rendered",
+                "define the AppProject in apps/argo-cd/projects.yaml or correct spec.project",
+                line,
+            )
+        )
+        return
+    pspec = project.obj.get("spec") or {}
+    repos = [str(r) for r in pspec.get("sourceRepos") or []]
+    for index, src in enumerate(sources_of(app.obj)):
+        url = str(src.get("repoURL", ""))
+        if not any(fnmatch.fnmatch(url, pattern) for pattern in repos):
+            sfile, sline = ctx.locate(app, ["spec", "sources", index, "repoURL"])
+            ctx.add(
+                error(
+                    "app-project",
+                    sfile,
+                    f"[{cluster.env}] Application {app.name}: source {url} is not in AppProject {project_name} sourceRepos",
+                    f"add {url} to the sourceRepos of {project_name}, or use an allowed repository",
+                    sline,
+                )
+            )
+    dest = spec.get("destination") or {}
+    namespace = str(dest.get("namespace", ""))
+    allowed = [d for d in pspec.get("destinations") or [] if isinstance(d, dict)]
+    if not any(fnmatch.fnmatch(namespace, str(d.get("namespace", ""))) for d in allowed):
+        dfile, dline = ctx.locate(app, ["spec", "destination", "namespace"])
+        ctx.add(
+            error(
+                "app-project",
+                dfile,
+                f"[{cluster.env}] Application {app.name}: namespace {namespace} is not a destination of AppProject {project_name}",
+                f"add the namespace to {project_name}'s destinations, or deploy into an allowed one",
+                dline,
+            )
+        )
+
+
+# --- values that must agree with cluster.yaml -------------------------------------------------
+def _cluster_bindings(ctx: CheckContext, cluster: ClusterRender, release: ChartRelease) -> None:
+    entry = ctx.schemas.chart(release.source.chart)
+    if entry is None:
+        return
+    for dotted, template in entry.bindings.items():
+        expected = expand(template, cluster.config)
+        actual = dotted_get(release.merged.values, dotted)
+        if actual != expected:
+            file, line = ctx.value_location(release, dotted_path(dotted))
+            ctx.add(
+                error(
+                    "cluster-values-mismatch",
+                    file,
+                    f"[{cluster.env}] {release.source.chart} value {dotted} is {actual!r}, but cluster.yaml makes it {expected!r}",
+                    f"set {dotted}: {expected} (derived from {cluster.config.file})",
+                    line,
+                )
+            )
+
+
+_FIELD = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+
+
+def expand(template: str, config: ClusterConfig) -> str:
+    """'s3://{logs_bucket}/airflow' with derived names, or any dotted field of cluster.yaml."""
+    derived = {
+        "logs_bucket": config.logs_bucket,
+        "registry": config.registry,
+        "cluster_name": config.name,
+        "region": config.region,
+        "account_id": config.account_id,
+        "env": config.env,
+    }
+
+    def field(match: re.Match[str]) -> str:
+        key = match.group(1)
+        value = derived.get(key, config.get(key))
+        return "" if value is None else str(value)
+
+    return _FIELD.sub(field, template)
+
+
+# --- External Secrets ---------------------------------------------------------------------------
+def _store_refs(obj: RenderedObject) -> list[tuple[list[str | int], dict[str, Any]]]:
+    spec = obj.obj.get("spec") or {}
+    refs: list[tuple[list[str | int], dict[str, Any]]] = []
+    if isinstance(spec.get("secretStoreRef"), dict):
+        refs.append((["spec", "secretStoreRef", "name"], spec["secretStoreRef"]))
+    for field_name in ("data", "dataFrom"):
+        for i, item in enumerate(spec.get(field_name) or []):
+            store = ((item or {}).get("sourceRef") or {}).get("storeRef")
+            if isinstance(store, dict):
+                refs.append((["spec", field_name, i, "sourceRef", "storeRef", "name"], store))
+    return refs
+
+
+def _secret_stores(ctx: CheckContext, cluster: ClusterRender) -> None:
+    stores = {(o.kind, o.namespace, o.name) for o in cluster.objects if o.kind in STORE_KINDS}
+    for obj in cluster.objects:
+        if obj.kind != "ExternalSecret":
+            continue
+        for path, ref in _store_refs(obj):
+            kind = str(ref.get("kind", "SecretStore"))
+            name = str(ref.get("name", ""))
+            namespace = "" if kind == "ClusterSecretStore" else obj.namespace
+            if (kind, namespace, name) not in stores:
+                file, line = ctx.locate(obj, path)
+                ctx.add(
+                    error(
+                        "secret-store-missing",
+                        file,
+                        f"[{cluster.env}] ExternalSecret {obj.namespace}/{obj.name} uses {kind} {name}, which this cluster does not define",
+                        "name a store from apps/external-secrets (e.g. aws-secrets-manager) or define it",
+                        line,
+                    )
+                )
+
+
+# --- Pod Identity -------------------------------------------------------------------------------
+def _workload_identities(ctx: CheckContext, cluster: ClusterRender) -> None:
+    """Every service account that reaches AWS has an identity in cluster.yaml, and every identity a service account."""
+    declared = {
+        (str(v.get("namespace")), str(v.get("service_account"))): key
+        for key, v in cluster.config.workload_identities.items()
+        if isinstance(v, dict)
+    }
+    found: dict[tuple[str, str], tuple[ChartRelease, str]] = {}
+    for release in cluster.releases:
+        entry = ctx.schemas.chart(release.source.chart)
+        if entry is None:
+            continue
+        namespace = str(((release.app.obj.get("spec") or {}).get("destination") or {}).get("namespace", ""))
+        for dotted in entry.aws_service_accounts:
+            name = dotted_get(release.merged.values, dotted)
+            if not name:
+                file, line = ctx.value_location(release, dotted_path(dotted))
+                ctx.add(
+                    error(
+                        "workload-identity",
+                        file,
+                        f"[{cluster.env}] {release.source.chart}: {dotted} is not set, so Pod Identity cannot bind its role by name",
+                        f"set {dotted} to the service account named in cluster.yaml workload_identities",
+                        line,
+                    )
+                )
+                continue
+            found[(namespace, str(name))] = (release, dotted)
+    for key, (release, dotted) in sorted(found.items()):
+        if key not in declared:
+            rel = cluster.config.file
+            ctx.add(
+                error(
+                    "workload-identity",
+                    rel,
+                    f"[{cluster.env}] service account {key[0]}/{key[1]} ({release.source.chart} {dotted}) needs AWS "
+                    "but has no entry in workload_identities",
+                    "add it to workload_identities, so Terraform creates and binds its role",
+                    yamlio.line_of(ctx.repo.text(rel), ["workload_identities"]),
+                )
+            )
+    for key, name in sorted(declared.items()):
+        if key not in found:
+            ctx.add(
+                error(
+                    "workload-identity",
+                    cluster.config.file,
+                    f"[{cluster.env}] workload identity {name} binds {key[0]}/{key[1]}, but no chart in this cluster runs that service account",
+                    "correct the namespace/service_account, or remove the entry",
+                )
+            )

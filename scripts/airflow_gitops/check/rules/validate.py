@@ -1,0 +1,232 @@
+"""Stage 3: every object against its schema, and every chart's merged values against the chart's schema.
+
+Built-in kinds use the Kubernetes schemas of the cluster's version; custom resources use the CRDs
+vendored for the version of the chart that installs them; values use the chart's values.schema.json
+at the pinned version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ...charts.release import ChartRelease
+from ...model.findings import error
+from ...model.rendered import RenderedObject
+from ...model.yamlio import PathPart
+from ..context import CheckContext, ClusterRender
+
+MAX_ERRORS_PER_OBJECT = 10
+_UNEXPECTED = re.compile(r"\('([^']+)' (?:was|were) unexpected\)")
+
+
+def run(ctx: CheckContext) -> None:
+    for cluster in ctx.clusters.values():
+        crd_dirs = _crd_dirs(ctx, cluster)
+        for obj in cluster.objects:
+            _validate_object(ctx, cluster, obj, crd_dirs)
+            ctx.objects_validated += 1
+        for release in cluster.releases:
+            _validate_values(ctx, release)
+            ctx.objects_validated += 1
+
+
+def _crd_dirs(ctx: CheckContext, cluster: ClusterRender) -> list[str]:
+    """CRD folders for the operator versions this cluster pins."""
+    dirs = []
+    for release in cluster.releases:
+        entry = ctx.schemas.chart(release.source.chart)
+        if entry is None or not entry.crds:
+            continue
+        folder = ctx.crd_folder(release)
+        if folder is None or not ctx.repo.path(folder).is_dir():
+            file, line = ctx.locate(release.app, ["spec", "sources", release.source.index, "targetRevision"])
+            ctx.add(
+                error(
+                    "crd-schema-missing",
+                    file,
+                    f"no vendored CRDs for chart {entry.name} {release.source.version}",
+                    "run `invoke schemas` to vendor them, or pin a version listed in schemas/catalog.yaml",
+                    line,
+                )
+            )
+            continue
+        dirs.append(folder)
+    return dirs
+
+
+def _schema_errors(validator: Any, instance: Any) -> list[jsonschema.ValidationError]:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    return errors[:MAX_ERRORS_PER_OBJECT]
+
+
+def _error_path(err: jsonschema.ValidationError) -> list[PathPart]:
+    path: list[PathPart] = list(err.absolute_path)
+    unexpected = _UNEXPECTED.search(err.message)
+    if unexpected:
+        path.append(unexpected.group(1).split("', '")[0])
+    return path
+
+
+def _short(message: str, limit: int = 220) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def _dotted(path: list[PathPart]) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+Where = Callable[[list[PathPart]], tuple[str, int | None]]
+
+
+def _validate_object(ctx: CheckContext, cluster: ClusterRender, obj: RenderedObject, crd_dirs: list[str]) -> None:
+    validate_object(ctx, cluster, obj, crd_dirs, lambda path: ctx.locate(obj, path), obj.label())
+
+
+def validate_object(
+    ctx: CheckContext, cluster: ClusterRender, obj: RenderedObject, crd_dirs: list[str], where: Where, label: str
+) -> None:
+    """Findings for one object against its schema; `where` places a path in a file, `label` names the object."""
+    version = cluster.config.kubernetes_version
+    validator = ctx.schemas.builtin_validator(version, obj.api_version, obj.kind)
+    rule = "k8s-schema"
+    if validator is None:
+        rule = "crd-schema"
+        gvk = (obj.group, obj.api_version.rpartition("/")[2], obj.kind)
+        for folder in crd_dirs:
+            try:
+                validator = ctx.schemas.crd_validator(folder, gvk)
+            except (OSError, yaml.YAMLError) as exc:
+                ctx.add(
+                    error(
+                        "crd-schema-missing",
+                        folder,
+                        f"cannot read vendored CRDs: {exc}",
+                        "run `invoke schemas` to vendor them again",
+                    )
+                )
+                continue
+            if validator is not None:
+                break
+    if validator is None:
+        file, line = where(["apiVersion"])
+        ctx.add(
+            error(
+                "unknown-kind",
+                file,
+                f"[{obj.env}] {label}: no schema for {obj.api_version} {obj.kind} in Kubernetes {version} "
+                "or in the CRDs of the operators this cluster pins",
+                "correct apiVersion/kind, or add the operator that serves it and vendor its CRDs",
+                line,
+            )
+        )
+        return
+    for err in _schema_errors(validator, obj.obj):
+        path = _error_path(err)
+        file, line = where(path)
+        ctx.add(
+            error(
+                rule,
+                file,
+                f"[{obj.env}] {label} at {_dotted(path)}: {_short(err.message)}",
+                "make the field match the schema of the pinned version (see the message)",
+                line,
+            )
+        )
+
+
+def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
+    src = release.source
+    if release.merged.missing or release.merged.unresolved:
+        app_file, app_line = ctx.locate(release.app, ["spec", "sources", src.index, "helm", "valueFiles"])
+    for missing in release.merged.missing:
+        ctx.add(
+            error(
+                "values-file-missing",
+                app_file,
+                f"[{release.env}] Application {release.app.name} names value file {missing}, which does not exist",
+                f"create {missing} or correct the path in helm.valueFiles (missing files are never ignored)",
+                app_line,
+            )
+        )
+    for ref in release.merged.unresolved:
+        ctx.add(
+            error(
+                "values-ref-unknown",
+                app_file,
+                f"[{release.env}] Application {release.app.name}: value file {ref} names no source with that ref",
+                "add a source with `ref:` of that name, or use `$values/`",
+                app_line,
+            )
+        )
+    entry = ctx.schemas.chart(src.chart)
+    if entry is None:
+        file, line = ctx.locate(release.app, ["spec", "sources", src.index, "chart"])
+        ctx.add(
+            error(
+                "chart-unknown",
+                file,
+                f"[{release.env}] chart {src.chart} is not in schemas/catalog.yaml",
+                "add the chart to schemas/catalog.yaml and run `invoke schemas`",
+                line,
+            )
+        )
+        return
+    if entry.values_schema != "published" or not src.version:
+        return
+    schema_file = entry.values_schema_file(src.version)
+    if not ctx.repo.exists(schema_file):
+        file, line = ctx.locate(release.app, ["spec", "sources", src.index, "targetRevision"])
+        ctx.add(
+            error(
+                "chart-schema-missing",
+                file,
+                f"[{release.env}] {src.chart} {src.version} publishes values.schema.json, but {schema_file} is not vendored",
+                "run `invoke schemas` where the chart repository is reachable, and commit the result",
+                line,
+            )
+        )
+        return
+    validator = ctx.schemas.values_validator(schema_file)
+    _unknown_top_level_keys(ctx, release, validator.schema)
+    for err in _schema_errors(validator, release.merged.values):
+        path = _error_path(err)
+        file, line = ctx.value_location(release, path)
+        ctx.add(
+            error(
+                "helm-values-schema",
+                file,
+                f"[{release.env}] {src.chart} {src.version} values at {_dotted(path)}: {_short(err.message)}",
+                f"use a key and type that {src.chart} {src.version}'s values.schema.json accepts",
+                line,
+            )
+        )
+
+
+def _unknown_top_level_keys(ctx: CheckContext, release: ChartRelease, schema: Any) -> None:
+    """Chart schemas often leave the top level open; a key the chart does not declare is a typo.
+
+    Not for a schema the catalog marks partial: it lists only some of the chart's values."""
+    if not isinstance(schema, dict) or "properties" not in schema or schema.get("additionalProperties") is False:
+        return
+    entry = ctx.schemas.chart(release.source.chart)
+    if entry is not None and entry.values_schema_partial:
+        return
+    known = set(schema["properties"]) | {"global"}
+    src = release.source
+    for key in sorted(set(release.merged.values) - known):
+        file, line = ctx.value_location(release, [key])
+        ctx.add(
+            error(
+                "helm-values-unknown-key",
+                file,
+                f"[{release.env}] {src.chart} {src.version} has no top-level value '{key}'; Helm would ignore it",
+                f"correct the key; see the keys of {src.chart} {src.version}'s values.schema.json",
+                line,
+            )
+        )

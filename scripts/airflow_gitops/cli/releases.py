@@ -1,0 +1,152 @@
+"""Entry points that release and observe: promote, rollback, hold, history, status and verify."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .common import EXIT_FINDINGS
+
+if TYPE_CHECKING:
+    pass
+
+
+def _step_printer() -> Callable[[str, str, float], None]:
+    def report(step: str, result: str, seconds: float) -> None:
+        print(f"  ok  {step:<34} {result}  ({seconds:.2f} s)", flush=True)
+
+    return report
+
+
+def _print_outcome(outcome: Any, changes: list[Any]) -> None:
+    for change in changes:
+        digest = f" @ {change.digest[:19]}…" if change.digest else ""
+        print(f"  {change.pin.file}:{change.pin.line}: {change.pin.dependency} {change.pin.version} -> {change.version}{digest}")
+    if outcome is None:
+        print("dry run: nothing written, committed or pushed")
+        return
+    where = {
+        "commit": f"committed {outcome.commit[:12]} on {outcome.branch}",
+        "push": f"pushed {outcome.branch} ({outcome.commit[:12]})",
+    }
+    if outcome.mode == "pr":
+        print(
+            f"{'opened' if outcome.pull_created else 'updated'} pull request {outcome.pull_url} from {outcome.branch} ({outcome.commit[:12]})"
+        )
+    else:
+        pushed = " and pushed" if outcome.mode == "commit" and outcome.pushed else ""
+        print(where[outcome.mode] + pushed)
+    if outcome.attempts > 1:
+        print(f"(after {outcome.attempts} attempts: someone pushed in between; the gates ran again on their change)")
+
+
+def promote(options: Any, cwd: Path | None = None) -> int:
+    from ..model.repo import Repo
+    from ..releases.release import run_promotion
+
+    repo = Repo.discover(cwd)
+    print(f"promote {options.app} → {options.to_env} ({options.mode}{', dry run' if options.dry_run else ''})")
+    result = run_promotion(repo.root, options, os.environ, _step_printer(), print)
+    _print_outcome(result.outcome, result.changes)
+    return 0
+
+
+def rollback(options: Any, cwd: Path | None = None) -> int:
+    from ..model.repo import Repo
+    from ..releases.release import run_rollback
+
+    repo = Repo.discover(cwd)
+    print(f"roll back {options.app} in {options.to_env} ({options.mode}{', dry run' if options.dry_run else ''})")
+    result = run_rollback(repo.root, options, os.environ, _step_printer(), print)
+    _print_outcome(result.outcome, result.changes)
+    if result.outcome is not None:
+        print(
+            f"{options.to_env}/{options.app} is on hold; release it with: invoke hold --release --env {options.to_env} --app {options.app}"
+        )
+    return 0
+
+
+def hold(env: str, app: str, reason: str, release: bool, mode: str, cwd: Path | None = None) -> int:
+    from ..model.repo import Repo
+    from ..releases.release import run_hold
+
+    repo = Repo.discover(cwd)
+    outcome = run_hold(repo.root, env, app, reason, release, mode, os.environ)
+    _print_outcome(outcome, [])
+    print(f"{env}/{app}: hold {'released' if release else 'set'}")
+    return 0
+
+
+def history(env: str | None, app: str | None, fmt: str, cwd: Path | None = None) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..model.repo import Repo
+    from ..releases.history import read
+    from ..rendering.diff import require_format
+
+    require_format(fmt, ("table", "json"))
+    repo = Repo.discover(cwd)
+    if env is not None:
+        repo.select_envs(env)
+    found = read(repo.root, env, app)
+    if fmt == "json":
+        print(json.dumps([p.to_json() for p in found], indent=2))
+        return 0
+    table = Table(title=f"{len(found)} promotions and rollbacks")
+    for column in ("when", "kind", "app", "from", "to", "tag", "digest", "who", "commit"):
+        table.add_column(column)
+    for p in found:
+        table.add_row(p.when, p.kind, p.app, p.source, p.target, p.tag, p.digest[:19], p.who, p.commit[:12])
+    Console(highlight=False, width=220).print(table)
+    return 0
+
+
+def status(env: str | None, fmt: str, kubeconfig: str | None, context: str | None, cwd: Path | None = None) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..model.repo import Repo
+    from ..releases.observe import statuses_from_argocd, statuses_from_kubernetes
+    from ..rendering.diff import require_format
+
+    require_format(fmt, ("table", "json"))
+    repo = Repo.discover(cwd)
+    rows = []
+    for name in repo.select_envs(env):
+        if os.environ.get("ARGOCD_SERVER"):
+            rows += statuses_from_argocd(repo, name, os.environ)
+        else:
+            rows += statuses_from_kubernetes(repo, name, kubeconfig, context)
+    healthy = all(r.sync == "Synced" and r.health == "Healthy" for r in rows)
+    if fmt == "json":
+        print(json.dumps([r.to_json() for r in rows], indent=2))
+        return 0 if healthy else EXIT_FINDINGS
+    table = Table(title="Argo CD Applications")
+    for column in ("env", "app", "sync", "health", "revision"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.env, r.app, r.sync, r.health, r.revision[:12])
+    Console(highlight=False).print(table)
+    return 0 if healthy else EXIT_FINDINGS
+
+
+def verify(env: str, app: str, timeout: float, kubeconfig: str | None, context: str | None, cwd: Path | None = None) -> int:
+    from ..model.repo import Repo
+    from ..releases.observe import verify as wait
+
+    repo = Repo.discover(cwd)
+
+    def progress(pending: Any) -> None:
+        for state, reason in pending:
+            print(f"  {state.kind}/{state.name}: {reason or 'rolled out'}", flush=True)
+
+    states = wait(repo, env, app, timeout, kubeconfig, context, progress)
+    print(f"{env}/{app}: {len(states)} workloads run the pinned digest, fully rolled out")
+    return 0
