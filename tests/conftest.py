@@ -56,7 +56,11 @@ def repo_copy(pristine_repo: Path, tmp_path: Path) -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `apply` first: their jobs all start together (tests/apply_jobs.py)."""
+    """The tests marked `apply` first, and on one worker under pytest-xdist (`--dist loadgroup`): their
+    jobs all start together in that worker's pool (tests/apply_jobs.py) while the others run the rest."""
+    for item in items:
+        if item.get_closest_marker("apply"):
+            item.add_marker(pytest.mark.xdist_group("apply"))
     items.sort(key=lambda item: 0 if item.get_closest_marker("apply") else 1)
 
 
