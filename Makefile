@@ -14,13 +14,21 @@ NODE_TOOLS := node_modules/.installed
 TF_PLUGIN_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins))
 export TF_PLUGIN_MIRROR
 
-.PHONY: check test tools bench lock lock-airflow clean
+# pytest-xdist workers: the moto-backed apply tests share one (they mostly wait on terraform), the others
+# split the rest of the suite between them.
+PYTEST_WORKERS ?= 3
+
+.PHONY: check test setup tools bench lock lock-airflow clean
 
 check: $(VENV)/.installed
 	$(BIN)/invoke check
 
-test: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS) $(AIRFLOW_VENV)/.installed
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest
+# The environments build side by side: each is mostly waiting on downloads and unpacking.
+test:
+	$(MAKE) --jobs=4 --output-sync=target setup
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS) $(AIRFLOW_VENV)/.installed
 
 tools: $(TOOLS_VENV)/.installed $(NODE_TOOLS)
 

@@ -55,6 +55,7 @@ def repo_copy(pristine_repo: Path, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the group markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests marked `apply` first, and on one worker under pytest-xdist (`--dist loadgroup`): their
     jobs all start together in that worker's pool (tests/apply_jobs.py) while the others run the rest."""
