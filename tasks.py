@@ -136,6 +136,12 @@ def bump(
     )
 
 
+@task(help={"env": "one environment (default: all)"})
+def sync_windows(c: Context, env: str | None = None) -> None:
+    """Render cluster.yaml promotion.freeze into the AppProjects' syncWindows (clusters/<env>/patches/sync-windows.yaml)."""
+    _finish(common.guarded(lambda: upgrades.sync_windows(env)))
+
+
 @task(
     help={
         "app": "the app to promote (a file clusters/<env>/apps/<app>.yaml)",
