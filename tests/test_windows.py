@@ -36,9 +36,7 @@ def until(entries: list[dict[str, str]], now: datetime) -> datetime | None:
 # --- durations ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "minutes"), [("24h", 1440), ("90m", 90), ("1h30m", 90), ("0m", 0), ("360h", 21600)]
-)
+@pytest.mark.parametrize(("text", "minutes"), [("24h", 1440), ("90m", 90), ("1h30m", 90), ("0m", 0), ("360h", 21600)])
 def test_durations_read_as_argo_cd_reads_them(text: str, minutes: int) -> None:
     assert parse_duration(text) == timedelta(minutes=minutes)
     assert parse_duration(windows.format_duration(timedelta(minutes=minutes))) == timedelta(minutes=minutes)

@@ -13,8 +13,7 @@ from packaging.version import InvalidVersion, Version
 from ...charts.release import ChartRelease
 from ...charts.values import dotted_get, dotted_path, ref_sources, sources_of
 from ...model import windows, yamlio
-from ...model.findings import UsageError
-from ...model.findings import error
+from ...model.findings import UsageError, error
 from ...model.rendered import RenderedObject
 from ...model.repo import ClusterConfig
 from ..context import CheckContext, ClusterRender
@@ -419,7 +418,15 @@ def _freeze_windows(ctx: CheckContext, cluster: ClusterRender) -> None:
     try:
         expected = windows.sync_windows(cluster.config.freeze)
     except UsageError as exc:
-        ctx.add(error("cluster-config", rel, str(exc).removeprefix(f"{rel}: "), "correct the window (see schemas/cluster.schema.json)", line))
+        ctx.add(
+            error(
+                "cluster-config",
+                rel,
+                str(exc).removeprefix(f"{rel}: "),
+                "correct the window (see schemas/cluster.schema.json)",
+                line,
+            )
+        )
         return
     fix = (
         f"run invoke sync-windows --env {cluster.env} and commit clusters/{cluster.env}/{windows.SYNC_WINDOWS_PATCH}, "
