@@ -136,6 +136,12 @@ def bump(
     )
 
 
+@task(help={"env": "one environment (default: all)"})
+def sync_windows(c: Context, env: str | None = None) -> None:
+    """Render cluster.yaml promotion.freeze into the AppProjects' syncWindows (clusters/<env>/patches/sync-windows.yaml)."""
+    _finish(common.guarded(lambda: upgrades.sync_windows(env)))
+
+
 @task(
     help={
         "app": "the app to promote (a file clusters/<env>/apps/<app>.yaml)",
@@ -145,8 +151,10 @@ def bump(
         "charts": "move the app's chart versions too",
         "mode": "pr (default: push a branch and open or update a pull request), push (a branch) or commit (on this branch)",
         "dry-run": "print the plan and the diff; change nothing",
-        "no-health-gate": "do not require the source to be Synced and Healthy in its Argo CD",
+        "no-health-gate": "skip the gates read from the source's Argo CD and Airflow: health, soak and smoke (recorded)",
         "max-severity": "lowest scan severity that blocks: CRITICAL, HIGH (default), MEDIUM, LOW, INFORMATIONAL or NONE",
+        "skip-soak": "break glass: promote before the source has soaked (needs --reason; recorded in the commit)",
+        "reason": "why the glass is broken (with --skip-soak)",
     }
 )
 def promote(
@@ -160,11 +168,13 @@ def promote(
     dry_run: bool = False,
     no_health_gate: bool = False,
     max_severity: str = "HIGH",
+    skip_soak: bool = False,
+    reason: str = "",
 ) -> None:
     """Move an app's image (and with --charts its chart) from one environment to the next, after the gates."""
     from airflow_gitops.releases.release import Options
 
-    options = Options(app, to, from_, tag, charts, mode, dry_run, not no_health_gate, max_severity)
+    options = Options(app, to, from_, tag, charts, mode, dry_run, not no_health_gate, max_severity, reason, skip_soak)
     _finish(common.guarded(lambda: common.require(app=app, to=to) or releases.promote(options)))
 
 
@@ -177,6 +187,7 @@ def promote(
         "mode": "pr (default), push or commit",
         "dry-run": "print the plan and the diff; change nothing",
         "max-severity": "lowest scan severity that blocks (default HIGH)",
+        "break-glass": "roll back even during a freeze window of the environment (the reason is recorded)",
     }
 )
 def rollback(
@@ -188,11 +199,12 @@ def rollback(
     mode: str = "pr",
     dry_run: bool = False,
     max_severity: str = "HIGH",
+    break_glass: bool = False,
 ) -> None:
     """Pin an app's previous image in an environment and hold it there until `invoke hold --release`."""
     from airflow_gitops.releases.release import Options
 
-    options = Options(app, env, None, to, False, mode, dry_run, False, max_severity, reason)
+    options = Options(app, env, None, to, False, mode, dry_run, False, max_severity, reason, break_glass=break_glass)
     _finish(common.guarded(lambda: common.require(app=app, env=env, reason=reason) or releases.rollback(options)))
 
 
@@ -238,6 +250,8 @@ def status(
         "timeout": "seconds to wait (default 600)",
         "kubeconfig": "a kubeconfig instead of EKS",
         "context": "the kubeconfig context",
+        "smoke-timeout": "seconds to wait for the platform_smoke run (default 1800)",
+        "no-smoke": "only wait for the rollout; trigger no smoke run",
     }
 )
 def verify(
@@ -247,9 +261,18 @@ def verify(
     timeout: float = 600,
     kubeconfig: str | None = None,
     context: str | None = None,
+    smoke_timeout: float = 1800,
+    no_smoke: bool = False,
 ) -> None:
-    """Wait until the app's Deployments and StatefulSets run the pinned digest and are fully rolled out."""
-    _finish(common.guarded(lambda: common.require(env=env) or releases.verify(env, app, timeout, kubeconfig, context)))
+    """Wait until the app runs the pinned digest, rolled out; for Airflow, then run platform_smoke through its API."""
+    _finish(
+        common.guarded(
+            lambda: (
+                common.require(env=env)
+                or releases.verify(env, app, timeout, kubeconfig, context, smoke_timeout=smoke_timeout, no_smoke=no_smoke)
+            )
+        )
+    )
 
 
 @task(

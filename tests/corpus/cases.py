@@ -378,3 +378,25 @@ CASES = CASES + (
     Case("hold-file-malformed", "hold-invalid", _hold_file_malformed, "dev"),
     Case("chart-schema-not-vendored", "chart-schema-missing", _chart_schema_not_vendored, "dev"),
 )
+
+
+# --- freeze windows: cluster.yaml and the AppProjects' syncWindows --------------------------------
+
+
+def _freeze_window_not_rendered(root: Path) -> str:
+    """A window added to cluster.yaml without `invoke sync-windows`: Argo CD would go on syncing in it."""
+    window = {"reason": "load test", "schedule": "0 18 * * 5", "duration": "62h", "time_zone": "Europe/Amsterdam"}
+    return edit_yaml(root, "clusters/staging/cluster.yaml", lambda c: set_path(c, "promotion.freeze", [window]))
+
+
+def _freeze_window_edited_in_the_patch(root: Path) -> str:
+    """The rendered window changed by hand: Argo CD would freeze at another time than invoke."""
+    rel = "clusters/prod/patches/sync-windows.yaml"
+    edit_yaml(root, rel, lambda p: set_path(p, "spec.syncWindows.0.duration", "24h"))
+    return "clusters/prod/cluster.yaml"
+
+
+CASES = CASES + (
+    Case("freeze-window-not-rendered", "freeze-window-mismatch", _freeze_window_not_rendered, "staging"),
+    Case("freeze-window-edited-in-the-patch", "freeze-window-mismatch", _freeze_window_edited_in_the_patch, "prod"),
+)

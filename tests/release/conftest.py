@@ -7,6 +7,8 @@
 - `images`: the registry account of cluster.yaml in moto (the adapter tests' `registry`), with OLD_TAG and NEW_TAG
   pushed and scanned. moto's canned scan result is one HIGH finding, so a passing run needs max severity CRITICAL.
 - `argocd`: Argo CD's Application API on pytest-httpserver; every body it serves is checked against the vendored spec.
+  The Application's sync history says dev synced its revision two days ago (past any soak), and the same server
+  answers Airflow's `GET /api/v2/dags/platform_smoke/dagRuns` with one successful smoke run of NEW_TAG since.
 - `pulls`: GitHub's pulls API on the same server (the adapter tests' FakeRepository).
 """
 
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from airflow_gitops.cli import common, releases
+from airflow_gitops.model.repo import Repo
 from airflow_gitops.releases.release import Options
+from airflow_gitops.upgrades.freeze import write_sync_windows
 from tests.adapters.argocd_spec import conforming
 from tests.adapters.test_argocd import CHART_VERSION, application, runtime_error
 from tests.adapters.test_ecr import REGISTRY, registry, registry_server, scanned  # noqa: F401 - fixtures used here
@@ -43,6 +48,7 @@ IMAGE = f"{REGISTRY.host}/airflow"
 OWNER, NAME = "example-org", "airflow-eks-platform"
 GITHUB_REMOTE = f"git@github.com:{OWNER}/{NAME}.git"
 ARGOCD_TOKEN = "argocd-token-for-tests"
+AIRFLOW_TOKEN = "airflow-token-for-tests"
 GITHUB_TOKEN = "ghp_token-for-tests"
 USER = "Release Manager <release@example.com>"
 INVOKE = Path(sys.executable).with_name("invoke")
@@ -56,6 +62,10 @@ _HOST_VARIABLES = (
     "GITHUB_API_URL",
     "ARGOCD_SERVER",
     "ARGOCD_AUTH_TOKEN",
+    "AIRFLOW_API_URL",
+    "AIRFLOW_API_TOKEN",
+    "AIRFLOW_API_USERNAME",
+    "AIRFLOW_API_PASSWORD",
     "AIRFLOW_GITOPS_DEBUG",
     "GIT_DIR",
     "GIT_WORK_TREE",
@@ -171,6 +181,13 @@ class Platform:
 def make_seed_remote(folder: Path) -> tuple[Path, str]:
     """A bare repository of the shipped repo plus one commit in which dev runs NEW_TAG; and that commit."""
     work = copy_repo(folder / "work")
+    # No freeze windows in the test platform (prod ships a year-end freeze): the tests that want one add it.
+    cluster = work / "clusters/prod/cluster.yaml"
+    data = yaml.safe_load(cluster.read_text(encoding="utf-8"))
+    data["promotion"]["freeze"] = []
+    cluster.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    write_sync_windows(Repo(work), "prod")
+    git(work, "commit", "-q", "-am", "no freeze windows in the test platform")
     rel = VALUES.format(env="dev")
     (work / rel).write_text(with_tag((work / rel).read_text(encoding="utf-8"), NEW_TAG), encoding="utf-8")
     git(work, "commit", "-q", "-am", f"run airflow {NEW_TAG} in dev")
@@ -204,9 +221,8 @@ def platform(seed_remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return result
 
 
-def push_image(ecr: Any, tag: str, scan: bool = True) -> str:
-    """Push a manifest of its own under the tag, with its digest named (moto would not tell them apart); scan it."""
-    manifest = json.dumps(
+def manifest_of(tag: str) -> str:
+    return json.dumps(
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -219,7 +235,17 @@ def push_image(ecr: Any, tag: str, scan: bool = True) -> str:
         },
         sort_keys=True,
     )
-    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def digest_of(tag: str) -> str:
+    """The digest push_image gives the tag (each tag has a manifest of its own)."""
+    return "sha256:" + hashlib.sha256(manifest_of(tag).encode()).hexdigest()
+
+
+def push_image(ecr: Any, tag: str, scan: bool = True) -> str:
+    """Push a manifest of its own under the tag, with its digest named (moto would not tell them apart); scan it."""
+    manifest = manifest_of(tag)
+    digest = digest_of(tag)
     ecr.put_image(repositoryName="airflow", imageManifest=manifest, imageTag=tag, imageDigest=digest)
     if scan:
         scanned(ecr, digest)
@@ -253,24 +279,80 @@ def images(empty_registry: Images) -> Images:
     return empty_registry
 
 
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def smoke_run(tag: str, state: str = "success", ago: timedelta = timedelta(days=1), digest: str | None = None) -> dict[str, Any]:
+    """A platform_smoke run as Airflow 3's API lists it, triggered by invoke verify for the tag's image."""
+    when = datetime.now(UTC) - ago
+    digest = digest or digest_of(tag)
+    return {
+        "dag_run_id": f"manual__{when.isoformat()}",
+        "dag_id": "platform_smoke",
+        "logical_date": None,
+        "queued_at": stamp(when),
+        "start_date": stamp(when + timedelta(seconds=5)),
+        "end_date": stamp(when + timedelta(minutes=4)) if state in ("success", "failed") else None,
+        "run_after": stamp(when),
+        "run_type": "manual",
+        "state": state,
+        "triggered_by": "rest_api",
+        "conf": {"image": f"{IMAGE}@{digest}", "tag": tag, "digest": digest, "by": "invoke verify"},
+        "note": "smoke run by invoke verify",
+    }
+
+
 class ArgoCdStandIn:
-    """GET /api/v1/applications/<name>: the Application as Argo CD answers it, or an error body; both spec-checked."""
+    """GET /api/v1/applications/<name>: the Application as Argo CD answers it, or an error body; both spec-checked.
+
+    The Application's status.history is `history` ((revision, deployed at), oldest first): by default its one
+    revision, synced two days ago. The same server answers Airflow's list of platform_smoke runs with `runs`."""
 
     def __init__(self, httpserver: HTTPServer, revision: str) -> None:
         self.httpserver = httpserver
         self.answer: tuple[int, str] = (200, "")
         self.revision: str = revision
         self.stall: threading.Event | None = None  # when set: hold each answer until the event fires (at most 5 s)
+        self.history: list[tuple[str, datetime]] = []
+        self.runs: list[dict[str, Any]] = [smoke_run(NEW_TAG)]
         self.set(revision=revision)
         httpserver.expect_request(re.compile(r"^/api/v1/applications/[^/]+$"), method="GET").respond_with_handler(self.handle)
+        httpserver.expect_request("/api/v2/dags/platform_smoke/dagRuns", method="GET").respond_with_handler(self.list_runs)
 
-    def set(self, revision: str | None = None, sync: str = "Synced", health: str = "Healthy") -> None:
+    def set(
+        self,
+        revision: str | None = None,
+        sync: str = "Synced",
+        health: str = "Healthy",
+        history: list[tuple[str, datetime]] | None = None,
+    ) -> None:
         self.revision = revision or self.revision
+        if history is not None:
+            self.history = history
+        elif revision is not None or not self.history:
+            self.history = [(self.revision, datetime.now(UTC) - timedelta(days=2))]
         body = application(sync, health, "Succeeded" if health == "Healthy" else "Failed")
         revisions = [CHART_VERSION, self.revision]
         body["status"]["sync"]["revisions"] = revisions
         body["status"]["operationState"]["operation"]["sync"]["revisions"] = revisions
+        body["status"]["history"] = [
+            {
+                "id": index,
+                "revisions": [CHART_VERSION, rev],
+                "sources": body["spec"]["sources"],
+                "deployStartedAt": stamp(when - timedelta(seconds=40)),
+                "deployedAt": stamp(when),
+                "initiatedBy": {"automated": True},
+            }
+            for index, (rev, when) in enumerate(self.history)
+        ]
         self.answer = (200, json.dumps(conforming(body, "v1alpha1Application")))
+
+    def list_runs(self, request: Request) -> Response:
+        assert request.headers.get("Authorization") == f"Bearer {AIRFLOW_TOKEN}"
+        ordered = sorted(self.runs, key=lambda r: r["run_after"], reverse=True)
+        return Response(json.dumps({"dag_runs": ordered, "total_entries": len(ordered)}), content_type="application/json")
 
     def refuse(self, status: int, grpc_code: int, message: str) -> None:
         self.answer = (status, json.dumps(conforming(runtime_error(grpc_code, message), "runtimeError")))
@@ -295,6 +377,8 @@ def argocd(platform: Platform, httpserver: HTTPServer, monkeypatch: pytest.Monke
     """Argo CD, Synced and Healthy at the platform's HEAD (where dev runs NEW_TAG)."""
     monkeypatch.setenv("ARGOCD_SERVER", f"http://127.0.0.1:{httpserver.port}")
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", ARGOCD_TOKEN)
+    monkeypatch.setenv("AIRFLOW_API_URL", f"http://127.0.0.1:{httpserver.port}")
+    monkeypatch.setenv("AIRFLOW_API_TOKEN", AIRFLOW_TOKEN)
     return ArgoCdStandIn(httpserver, platform.head())
 
 

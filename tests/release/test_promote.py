@@ -65,7 +65,7 @@ def test_commit_mode_passes_every_gate_then_commits_and_pushes(
     assert run.code == 0, run
     digest = images.digests[NEW_TAG]
     assert run.err == ""
-    assert step_lines(run.out) == ["hold", "ECR", "scan", "health"]
+    assert step_lines(run.out) == ["hold", "freeze", "ECR", "scan", "health", "soak", "smoke"]
     assert f"ECR tag                            airflow:{NEW_TAG} = {digest}" in run.out
     assert "scan (blocks CRITICAL and above)   COMPLETE: 1 HIGH" in run.out
     assert f"health of dev                      Synced/Healthy at {start[:12]}" in run.out
@@ -238,7 +238,7 @@ def test_the_task_promotes_from_the_command_line(platform: Platform, images: Ima
     )
     assert run.code == 0, run
     assert run.out.startswith(f"promote {APP} → staging (push)\n")
-    assert step_lines(run.out) == ["hold", "ECR", "scan", "health"]
+    assert step_lines(run.out) == ["hold", "freeze", "ECR", "scan", "health", "soak", "smoke"]
     assert all(line.rstrip().endswith(" s)") for line in run.out.splitlines() if line.startswith("  ok  "))
     pushed = platform.remote_refs()[f"refs/heads/{BRANCH}"]
     assert f"pushed {BRANCH} ({pushed[:12]})" in run.out

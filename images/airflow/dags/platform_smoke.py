@@ -58,6 +58,17 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
+def image_mismatch(image: str, tag: str, digest: str) -> str | None:
+    """Why a worker running `image` (repo:tag, repo@digest or repo:tag@digest) is not the image a run asked for."""
+    name, _, pinned_digest = image.partition("@")
+    pinned_tag = name.rpartition(":")[2] if name.rfind(":") > name.rfind("/") else ""
+    if digest and pinned_digest and pinned_digest != digest:
+        return f"the worker runs {image}, not the digest {digest} this run was triggered for"
+    if tag and pinned_tag and pinned_tag != tag:
+        return f"the worker runs {image}, not the tag {tag} this run was triggered for"
+    return None
+
+
 with DAG(
     dag_id="platform_smoke",
     description="Proves S3 through Pod Identity, a pod on the worker NodePool, and the Secrets Manager backend",
@@ -98,11 +109,18 @@ with DAG(
         return f"s3://{bucket}/{key}"
 
     @task
-    def worker_image() -> str:
-        """The image this Airflow runs (AIRFLOW_IMAGE, set by apps/airflow/values.yaml from the chart's image pin)."""
+    def worker_image(params: dict[str, Any] | None = None, dag_run: Any = None) -> str:
+        """The image this Airflow runs (AIRFLOW_IMAGE, set by apps/airflow/values.yaml from the chart's image pin).
+
+        A run triggered by `invoke verify` names the image it is evidence for in its conf (`tag`, `digest`):
+        the worker must run that one, or the run fails before it proves anything about another image."""
         image = os.environ.get("AIRFLOW_IMAGE", "")
         if not image or image.endswith(":latest"):
             raise RuntimeError(f"AIRFLOW_IMAGE is {image!r}: the deployment must set it to the pinned Airflow image")
+        conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+        mismatch = image_mismatch(image, str(conf.get("tag") or ""), str(conf.get("digest") or ""))
+        if mismatch:
+            raise RuntimeError(mismatch)
         log.info("pod image: %s", image)
         return image
 

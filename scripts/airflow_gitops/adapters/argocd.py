@@ -66,6 +66,19 @@ class ApplicationState:
     operation_phase: str | None  # Running, Terminating, Failed, Error, Succeeded; None when no operation ran
     operation_message: str | None
     source_repos: tuple[str, ...]  # repoURL of each source, in the order of `revisions`
+    history: tuple[HistoryEntry, ...] = ()  # status.history: the last syncs, oldest first
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of status.history: a sync Argo CD performed, and when it finished deploying."""
+
+    id: int
+    revision: str | None  # a single-source app's
+    revisions: tuple[str, ...]  # one per source of a multi-source app
+    source_repos: tuple[str, ...]
+    deployed_at: str | None  # RFC 3339
+    deploy_started_at: str | None
 
 
 class _Shape(ValueError):
@@ -122,7 +135,43 @@ def parse_application(document: Any) -> ApplicationState:
         operation_phase=_text(operation, "phase", "status.operationState."),
         operation_message=_text(operation, "message", "status.operationState."),
         source_repos=compared if compared is not None else (_sources(_object(document, "spec", ""), "spec.") or ()),
+        history=_history(status),
     )
+
+
+def _history(status: Mapping[str, Any]) -> tuple[HistoryEntry, ...]:
+    listed = status.get("history") or []
+    if not isinstance(listed, list) or not all(isinstance(h, Mapping) for h in listed):
+        raise _Shape("status.history is not a list of objects")
+    entries = []
+    for i, item in enumerate(listed):
+        path = f"status.history[{i}]."
+        revisions = item.get("revisions") or []
+        if not isinstance(revisions, list) or not all(isinstance(r, str) for r in revisions):
+            raise _Shape(f"{path}revisions is not a list of strings")
+        ident = item.get("id", 0)
+        entries.append(
+            HistoryEntry(
+                id=int(ident) if isinstance(ident, int | str) and str(ident).isdigit() else 0,
+                revision=_text(item, "revision", path),
+                revisions=tuple(revisions),
+                source_repos=_sources(item, path) or (),
+                deployed_at=_text(item, "deployedAt", path),
+                deploy_started_at=_text(item, "deployStartedAt", path),
+            )
+        )
+    return tuple(entries)
+
+
+def history_revision(entry: HistoryEntry, repo_url: str) -> str | None:
+    """The revision of repo_url that a history entry synced; None if no source of it is that repository."""
+    wanted = normalise_repo_url(repo_url)
+    revisions = entry.revisions or ((entry.revision or "",) if len(entry.source_repos) <= 1 else ())
+    repos = entry.source_repos or (repo_url,) * len(revisions)
+    for repo, revision in zip(repos, revisions, strict=False):
+        if normalise_repo_url(repo) == wanted:
+            return revision or None
+    return None
 
 
 def normalise_repo_url(url: str) -> str:

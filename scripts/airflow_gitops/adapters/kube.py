@@ -196,6 +196,16 @@ def application_statuses(api: client.ApiClient, namespace: str = "argocd", *, cl
     return sorted((app_status(item) for item in items), key=lambda app: app.name)
 
 
+def get_application(api: client.ApiClient, name: str, namespace: str = "argocd", *, cluster: str | None = None) -> dict[str, Any]:
+    """One Argo CD Application as the Kubernetes API serves it: the same document Argo CD's API answers."""
+    label = cluster or api.configuration.host
+    with kube_call(label, f"reading applications.argoproj.io/{name} in {namespace}"):
+        found: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", namespace, "applications", name, _request_timeout=REQUEST_TIMEOUT_S
+        )
+    return dict(found) if isinstance(found, dict) else {}
+
+
 @dataclass(frozen=True)
 class WorkloadState:
     kind: str  # Deployment or StatefulSet

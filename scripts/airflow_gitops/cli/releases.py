@@ -98,11 +98,13 @@ def history(env: str | None, app: str | None, fmt: str, cwd: Path | None = None)
         print(json.dumps([p.to_json() for p in found], indent=2))
         return 0
     table = Table(title=f"{len(found)} promotions and rollbacks")
-    for column in ("when", "kind", "app", "from", "to", "tag", "digest", "who", "commit"):
-        table.add_column(column)
+    for column in ("when", "kind", "app", "from", "to", "tag", "digest", "who", "commit", "soak", "smoke run", "break-glass"):
+        table.add_column(column, overflow="fold")
     for p in found:
-        table.add_row(p.when, p.kind, p.app, p.source, p.target, p.tag, p.digest[:19], p.who, p.commit[:12])
-    Console(highlight=False, width=220).print(table)
+        table.add_row(
+            p.when, p.kind, p.app, p.source, p.target, p.tag, p.digest[:19], p.who, p.commit[:12], p.soak, p.smoke, p.break_glass
+        )
+    Console(highlight=False, width=260).print(table)
     return 0
 
 
@@ -125,8 +127,9 @@ def status(env: str | None, fmt: str, kubeconfig: str | None, context: str | Non
         else:
             rows += statuses_from_kubernetes(repo, name, kubeconfig, context)
     healthy = all(r.sync == "Synced" and r.health == "Healthy" for r in rows)
+    freezes = _freezes(repo, sorted({r.env for r in rows}, key=repo.envs.index))
     if fmt == "json":
-        print(json.dumps([r.to_json() for r in rows], indent=2))
+        print(json.dumps([{**r.to_json(), **freezes[r.env][1]} for r in rows], indent=2))
         return 0 if healthy else EXIT_FINDINGS
     table = Table(title="Argo CD Applications")
     for column in ("env", "app", "sync", "health", "revision"):
@@ -134,12 +137,44 @@ def status(env: str | None, fmt: str, kubeconfig: str | None, context: str | Non
     for r in rows:
         table.add_row(r.env, r.app, r.sync, r.health, r.revision[:12])
     Console(highlight=False).print(table)
+    for name, (line, _) in freezes.items():
+        print(f"{name}: {line}")
     return 0 if healthy else EXIT_FINDINGS
 
 
-def verify(env: str, app: str, timeout: float, kubeconfig: str | None, context: str | None, cwd: Path | None = None) -> int:
+def _freezes(repo: Any, envs: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Per environment: a line saying whether it is frozen and until when, and the same as JSON fields."""
+    from ..model import windows
+    from ..upgrades.freeze import utcnow
+
+    now = utcnow()
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for env in envs:
+        freeze = windows.frozen(repo.cluster(env).freeze, now)
+        if freeze is None:
+            found[env] = ("not frozen", {"frozen": False, "frozen_until": None, "freeze_reason": None})
+        else:
+            found[env] = (
+                f"frozen until {freeze.until_text()}: {freeze.reasons}",
+                {"frozen": True, "frozen_until": windows.utc_text(freeze.until), "freeze_reason": freeze.reasons},
+            )
+    return found
+
+
+def verify(
+    env: str,
+    app: str,
+    timeout: float,
+    kubeconfig: str | None,
+    context: str | None,
+    cwd: Path | None = None,
+    smoke_timeout: float = 1800,
+    no_smoke: bool = False,
+    poll_s: float = 5.0,
+) -> int:
     from ..model.repo import Repo
     from ..releases.observe import verify as wait
+    from ..releases.smoke import SMOKE_APP
 
     repo = Repo.discover(cwd)
 
@@ -147,6 +182,35 @@ def verify(env: str, app: str, timeout: float, kubeconfig: str | None, context: 
         for state, reason in pending:
             print(f"  {state.kind}/{state.name}: {reason or 'rolled out'}", flush=True)
 
-    states = wait(repo, env, app, timeout, kubeconfig, context, progress)
+    states = wait(repo, env, app, timeout, kubeconfig, context, progress, poll_s=poll_s)
     print(f"{env}/{app}: {len(states)} workloads run the pinned digest, fully rolled out")
+    if app == SMOKE_APP and not no_smoke:
+        _smoke(repo, env, app, smoke_timeout, poll_s)
     return 0
+
+
+def _smoke(repo: Any, env: str, app: str, timeout: float, poll_s: float) -> None:
+    """Trigger platform_smoke for the digest the environment now runs, wait for it, fail on a failed run."""
+    from ..adapters.airflow import AirflowApi
+    from ..model.findings import UsageError
+    from ..releases import smoke
+    from ..releases.observe import expected_image
+
+    image, tag, digest = expected_image(repo, env, app)
+    cluster = repo.cluster(env)
+    api = AirflowApi.resolve(os.environ, cluster.get("airflow.hostname"), cluster.file)
+    seen: list[str] = []
+
+    def progress(run: Any) -> None:
+        if run.state not in seen[-1:]:
+            seen.append(run.state)
+            print(f"  {smoke.DAG_ID} {run.run_id}: {run.state}", flush=True)
+
+    run = smoke.trigger_and_wait(api, smoke.conf(image, tag, digest, None), timeout, poll_s, progress)
+    short = digest.split(":", 1)[-1][:12]
+    if run.state != "success":
+        raise UsageError(
+            f"the smoke run of {short} in {env} failed: {smoke.describe(run)}; see {api.url}/dags/{smoke.DAG_ID}/runs/{run.run_id}, "
+            f"fix it, then {smoke.rerun_hint(env)}"
+        )
+    print(f"{env}/{app}: smoke {smoke.describe(run)} for {image}@{digest}")

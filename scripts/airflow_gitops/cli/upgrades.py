@@ -47,10 +47,11 @@ def bump(dependency: str, version: str, env: str, allow_downgrade: bool, run_che
     from ..model.repo import Repo
     from ..upgrades import edit
     from ..upgrades.bump import plan_bump
+    from ..upgrades.freeze import utcnow
     from ..upgrades.pins import collect
 
     repo = Repo.discover(cwd)
-    plan = plan_bump(repo, collect(repo), dependency, version, env, allow_downgrade)
+    plan = plan_bump(repo, collect(repo), dependency, version, env, allow_downgrade, now=utcnow())
     if not plan.changes:
         print(f"{dependency} is already at {version} in {env} and the shared files; nothing to change")
         return 0
@@ -119,3 +120,17 @@ def schemas(env: str | None, force: bool, plain_http: bool, cwd: Path | None = N
     for need in missing:
         print(f"error: {need.pin.chart} {need.pin.version} still lacks its schemas after vendoring", file=sys.stderr)
     return EXIT_FINDINGS if missing else 0
+
+
+def sync_windows(env: str | None, cwd: Path | None = None) -> int:
+    """Write promotion.freeze of each cluster.yaml into its AppProjects' syncWindows patch."""
+    from ..model.repo import Repo
+    from ..upgrades.freeze import write_all
+
+    repo = Repo.discover(cwd)
+    changed = write_all(repo.root, env)
+    for rel in changed:
+        print(f"wrote {rel}")
+    if not changed:
+        print("sync windows already match promotion.freeze; nothing to change")
+    return 0

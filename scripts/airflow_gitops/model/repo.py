@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import yamlio
+from . import windows, yamlio
 from .findings import UsageError
 
 CLUSTERS_DIR = "clusters"
@@ -66,6 +67,17 @@ class ClusterConfig:
     @property
     def pins_by_digest(self) -> bool:
         return bool(self.get("promotion.pin_images_by_digest", False))
+
+    @property
+    def soak(self) -> timedelta:
+        """promotion.soak: how long this environment runs a pin before it may be promoted on (0 when unset)."""
+        value = self.get("promotion.soak")
+        return windows.parse_duration(value, f"{self.file}: promotion.soak") if value not in (None, "") else timedelta(0)
+
+    @property
+    def freeze(self) -> list[windows.FreezeWindow]:
+        """promotion.freeze: the windows in which nothing moves into this environment."""
+        return windows.parse_freeze(self.get("promotion.freeze"), self.file)
 
     @property
     def addons(self) -> list[str]:

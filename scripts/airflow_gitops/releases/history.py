@@ -23,6 +23,9 @@ class Promotion:
     target: str
     tag: str
     digest: str
+    soak: str = ""  # the soak the source had (Soak trailer)
+    smoke: str = ""  # the smoke run the gate relied on (Smoke-Run trailer)
+    break_glass: str = ""  # why a gate was broken or skipped (Break-Glass, Gates-Skipped trailers)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,9 +62,16 @@ def parse_log(output: str) -> list[Promotion]:
                 target=fields["Promoted-To"],
                 tag=fields.get("Image-Tag", ""),
                 digest=fields.get("Image-Digest", ""),
+                soak=fields.get("Soak", ""),
+                smoke=fields.get("Smoke-Run", ""),
+                break_glass="; ".join(v for v in (fields.get("Break-Glass", ""), _skipped(fields.get("Gates-Skipped", ""))) if v),
             )
         )
     return found
+
+
+def _skipped(gates: str) -> str:
+    return f"skipped {gates}" if gates else ""
 
 
 def read(root: Path, env: str | None = None, app: str | None = None, limit: int = 200) -> list[Promotion]:

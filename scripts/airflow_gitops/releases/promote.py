@@ -7,6 +7,7 @@ whose message names what is wrong and how to fix it. The gates that ask ECR, Arg
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..model.findings import UsageError
@@ -14,7 +15,19 @@ from ..model.repo import CLUSTERS_DIR, Repo
 from ..upgrades.edit import Change
 from ..upgrades.pins import Pin, collect_file
 
-TRAILERS = ("Promoted-App", "Promoted-From", "Promoted-To", "Image-Tag", "Image-Digest", "Promoted-By", "Promotion-Kind")
+TRAILERS = (
+    "Promoted-App",
+    "Promoted-From",
+    "Promoted-To",
+    "Image-Tag",
+    "Image-Digest",
+    "Promoted-By",
+    "Promotion-Kind",
+    "Soak",
+    "Smoke-Run",
+    "Break-Glass",
+    "Gates-Skipped",
+)
 
 
 @dataclass(frozen=True)
@@ -154,7 +167,14 @@ def plan(repo: Repo, pins: list[Pin], route: Route, tag: str | None, charts: boo
     return Plan(route, image, moves)
 
 
-def commit_message(plan: Plan, changes: list[Change], digest: str | None, who: str, kind: str = "promotion") -> str:
+def commit_message(
+    plan: Plan,
+    changes: list[Change],
+    digest: str | None,
+    who: str,
+    kind: str = "promotion",
+    extra: Mapping[str, str] | None = None,
+) -> str:
     route = plan.route
     verb = "roll back" if kind == "rollback" else "promote"
     what = plan.image.tag if plan.image else ", ".join(f"{m.source.dependency} {m.source.version}" for m in plan.charts)
@@ -168,6 +188,7 @@ def commit_message(plan: Plan, changes: list[Change], digest: str | None, who: s
         "Image-Digest": digest or "",
         "Promoted-By": who,
         "Promotion-Kind": kind,
+        **{key: " ".join(value.split()) for key, value in (extra or {}).items()},
     }
     lines += [""] + [f"{key}: {value}" for key, value in trailers.items() if value]
     return "\n".join(lines) + "\n"

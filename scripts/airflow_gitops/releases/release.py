@@ -3,6 +3,8 @@
 Gates: a clean tree level with its upstream (gitflow), no hold on the target, the tag resolved to a
 digest in ECR, the scan under the threshold, and the source environment Synced and Healthy in its
 Argo CD at a revision that contains the pin. Each gate runs again on every delivery attempt.
+Before the image gates, the target must not be frozen; after health, the source must have soaked and
+(for Airflow) have a successful smoke run of the digest since its last sync (gates.py).
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..adapters import git
-from ..adapters.argocd import ArgoCd, ArgoCdServer, revision_for_repo
+from ..adapters.argocd import ApplicationState, ArgoCd, ArgoCdServer, revision_for_repo
 from ..adapters.ecr import DEFAULT_MAX_SEVERITY, Ecr, ImageRef, Registry, ScanSummary, severity_gate, severity_rank
 from ..adapters.github import GitHub, repository_from_remote
+from ..model import windows
 from ..model.findings import UsageError
 from ..model.repo import Repo
 from ..upgrades import edit, holds, pins
 from ..upgrades.edit import Change, FileEdit
+from ..upgrades.freeze import refuse_if_frozen, utcnow
+from . import gates as later_gates
 from . import gitflow, promote
 
 Report = Callable[[str, str, float], None]  # (step, result, seconds)
@@ -38,6 +43,8 @@ class Options:
     health_gate: bool = True
     max_severity: str = DEFAULT_MAX_SEVERITY
     reason: str = ""
+    skip_soak: bool = False  # break glass: promote before the source has soaked (needs reason)
+    break_glass: bool = False  # rollback only: roll back during a freeze (needs reason)
 
 
 @dataclass
@@ -48,6 +55,8 @@ class Gates:
     scan: ScanSummary | None = None
     source_revision: str | None = None
     notes: list[str] = field(default_factory=list)
+    source_state: ApplicationState | None = None  # the source's Application as the health gate read it
+    trailers: dict[str, str] = field(default_factory=dict)  # what the later gates record in the commit
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,7 @@ def health_gate(repo: Repo, plan: promote.Plan, environ: Mapping[str, str], gate
             raise UsageError(f"{where} reports no synced revision of {cluster.repo_url}; check gitops.repo_url in {cluster.file}")
         _require_pins_at(repo, plan, revision, where)
         gates.source_revision = revision
+        gates.source_state = state
         return f"Synced/Healthy at {revision[:12]}"
 
     _timed(report, f"health of {route.source}", check)
@@ -174,13 +184,22 @@ def _plan_promotion(repo: Repo, options: Options, environ: Mapping[str, str], re
     route = promote.route(repo, options.app, options.to_env, options.from_env)
     holds.refuse_if_held(repo, route.target, route.app, f"promoting into {route.target}")
     report("hold", f"{route.target}/{route.app} not held", 0.0)
+    now = utcnow()
+    later_gates.refuse_frozen_target(repo, route, now, report)
     plan = promote.plan(repo, promote.route_pins(repo, route), route, options.tag, options.charts)
     gates = Gates()
     image_gates(repo, plan, route.target, options.max_severity, gates, report)
     if options.health_gate:
         health_gate(repo, plan, environ, gates, report)
+        if gates.source_state is not None:
+            where = f"{route.source}/{route.app}"
+            skip = options.reason.strip() if options.skip_soak else None
+            later_gates.soak_gate(repo, plan, gates.source_state, where, now, skip, gates.trailers, report, _timed)
+            digest = gates.image.digest if gates.image else None
+            later_gates.smoke_gate(repo, plan, gates.source_state, digest, environ, gates.trailers, report, _timed)
     else:
         report(f"health of {route.source}", "skipped (--no-health-gate)", 0.0)
+        gates.trailers["Gates-Skipped"] = "health, soak, smoke (--no-health-gate)"
     return plan, gates
 
 
@@ -232,6 +251,10 @@ def run_promotion(
     if options.mode not in gitflow.MODES:
         raise UsageError(f"--mode {options.mode}: choose one of {', '.join(gitflow.MODES)}")
     severity_rank(options.max_severity)
+    if options.skip_soak and not options.reason.strip():
+        raise UsageError('--skip-soak needs --reason "...": breaking glass is recorded in the commit and shown by invoke history')
+    if options.break_glass:
+        raise UsageError("--break-glass is for invoke rollback during a freeze; a promotion waits for the window to end")
     if options.mode == "pr" and not options.dry_run:
         GitHub.from_env(environ)  # fail before any gate if the PR cannot be opened
     planned = Planned()
@@ -246,7 +269,7 @@ def run_promotion(
             )
         edits = edit.plan(repo, changes)
         who = environ.get("PROMOTED_BY") or git.identity(repo.root)
-        message = promote.commit_message(plan, changes, gates.image.digest if gates.image else None, who)
+        message = promote.commit_message(plan, changes, gates.image.digest if gates.image else None, who, extra=gates.trailers)
         source_commit = git.head(repo.root)
         planned.record(plan, changes, edits, gates)
 
@@ -287,6 +310,24 @@ def run_rollback(root: Path, options: Options, environ: Mapping[str, str], repor
         current = promote.image_move(promote.route_pins(repo, route), route, None)
         if current is None:
             raise UsageError(f"{promote.app_files(env, options.app)[1]}: {options.app} has no image pin to roll back")
+        now, extra = utcnow(), {}
+        frozen = windows.frozen(repo.cluster(env).freeze, now)
+        if frozen is None:
+            report("freeze", f"{env} not frozen", 0.0)
+        elif not options.break_glass:
+            refuse_if_frozen(
+                repo,
+                env,
+                f"rolling back {options.app}",
+                now,
+                "To roll back anyway, break glass: add --break-glass (the --reason is recorded)",
+            )
+        else:
+            which = ", ".join(f"promotion.freeze[{w.index}]" for w in frozen.windows)
+            extra["Break-Glass"] = (
+                f"--break-glass in the freeze until {frozen.until_text()} ({which}: {frozen.reasons}): {options.reason}"
+            )
+            report("freeze", f"{env} frozen until {frozen.until_text()}; --break-glass: {options.reason}", 0.0)
         wanted = options.tag or previous_version(repo, current.target).version
         older = replace(current.target, version=wanted, digest=None)
         plan = promote.Plan(route, promote.ImageMove(older, current.target), [])
@@ -297,7 +338,7 @@ def run_rollback(root: Path, options: Options, environ: Mapping[str, str], repor
         who = environ.get("PROMOTED_BY") or git.identity(repo.root)
         hold = holds.Hold(env, options.app, options.reason, who, _now(), wanted)
         edits = (edit.plan(repo, changes) if changes else []) + holds.plan_set(repo, hold)
-        message = promote.commit_message(plan, changes, gates.image.digest, who, kind="rollback")
+        message = promote.commit_message(plan, changes, gates.image.digest, who, kind="rollback", extra=extra)
         message = message.replace("\n\n", f"\n\nHeld: {options.reason}\n\n", 1)
         planned.record(plan, changes, edits, gates)
         branch = f"rollback/{options.app}/{env}/{wanted}"

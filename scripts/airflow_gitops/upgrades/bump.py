@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from packaging.version import InvalidVersion, Version
 
 from ..model.findings import UsageError
 from ..model.repo import Repo
-from . import holds
+from . import freeze, holds
 from .edit import Change
 from .pins import Pin
 
@@ -83,8 +84,21 @@ def _check_version(pin: Pin, version: str, allow_downgrade: bool) -> None:
         )
 
 
-def plan_bump(repo: Repo, pins: list[Pin], dependency: str, version: str, env: str, allow_downgrade: bool = False) -> BumpPlan:
+def plan_bump(
+    repo: Repo,
+    pins: list[Pin],
+    dependency: str,
+    version: str,
+    env: str,
+    allow_downgrade: bool = False,
+    now: datetime | None = None,
+) -> BumpPlan:
+    """The pins that move; with `now`, refused while the environment is frozen (cluster.yaml promotion.freeze)."""
     _check_env(repo, env)
+    if now is not None:
+        freeze.refuse_if_frozen(
+            repo, env, f"bumping {dependency}", now, "Bump after the window ends, or change promotion.freeze in a reviewed change"
+        )
     matching = _matching(pins, dependency, env)
     for pin in matching:
         _check_version(pin, version, allow_downgrade)

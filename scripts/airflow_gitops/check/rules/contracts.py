@@ -12,8 +12,8 @@ from packaging.version import InvalidVersion, Version
 
 from ...charts.release import ChartRelease
 from ...charts.values import dotted_get, dotted_path, ref_sources, sources_of
-from ...model import yamlio
-from ...model.findings import error
+from ...model import windows, yamlio
+from ...model.findings import UsageError, error
 from ...model.rendered import RenderedObject
 from ...model.repo import ClusterConfig
 from ..context import CheckContext, ClusterRender
@@ -35,6 +35,7 @@ def run(ctx: CheckContext) -> None:
             _cluster_bindings(ctx, cluster, release)
         _secret_stores(ctx, cluster)
         _workload_identities(ctx, cluster)
+        _freeze_windows(ctx, cluster)
     terraform_contracts.run(ctx)
 
 
@@ -405,3 +406,56 @@ def _workload_identities(ctx: CheckContext, cluster: ClusterRender) -> None:
                     "correct the namespace/service_account, or remove the entry",
                 )
             )
+
+
+# --- freeze windows: cluster.yaml and Argo CD agree ------------------------------------------------
+def _freeze_windows(ctx: CheckContext, cluster: ClusterRender) -> None:
+    """The frozen AppProjects carry exactly the sync windows rendered from promotion.freeze."""
+    rel = ctx.repo.cluster_file(cluster.env)
+    if rel in ctx.broken_files:
+        return
+    line = yamlio.line_of(ctx.repo.text(rel), ["promotion", "freeze"]) or yamlio.line_of(ctx.repo.text(rel), ["promotion"])
+    try:
+        expected = windows.sync_windows(cluster.config.freeze)
+    except UsageError as exc:
+        ctx.add(
+            error(
+                "cluster-config",
+                rel,
+                str(exc).removeprefix(f"{rel}: "),
+                "correct the window (see schemas/cluster.schema.json)",
+                line,
+            )
+        )
+        return
+    fix = (
+        f"run invoke sync-windows --env {cluster.env} and commit clusters/{cluster.env}/{windows.SYNC_WINDOWS_PATCH}, "
+        "so that Argo CD refuses to sync in the same windows as invoke"
+    )
+    projects = {p.name: p for p in cluster.of_kind("AppProject")}
+    for name in windows.FROZEN_PROJECTS:
+        project = projects.get(name)
+        if project is None:
+            continue
+        actual = (project.obj.get("spec") or {}).get("syncWindows") or []
+        if actual == expected:
+            continue
+        ctx.add(
+            error(
+                "freeze-window-mismatch",
+                rel,
+                f"[{cluster.env}] AppProject {name} has {len(actual)} sync windows {_windows_text(actual)}, "
+                f"but promotion.freeze renders {len(expected)} {_windows_text(expected)}",
+                fix,
+                line,
+            )
+        )
+
+
+def _windows_text(found: list[Any]) -> str:
+    shown = [
+        f"{w.get('kind', '?')} '{w.get('schedule', '?')}' for {w.get('duration', '?')} ({w.get('timeZone') or 'UTC'})"
+        for w in found
+        if isinstance(w, dict)
+    ]
+    return "(" + ", ".join(shown) + ")" if shown else "(none)"
