@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -76,7 +77,10 @@ def test_commit_mode_passes_every_gate_then_commits_and_pushes(
     assert platform.git("status", "--porcelain") == ""
     assert platform.pin("staging", "main") == {"repository": IMAGE, "tag": NEW_TAG, "digest": digest}
     assert changed_lines(platform, start, head) == {STAGING_VALUES: pin_lines(OLD_TAG, SHIPPED_DIGEST, NEW_TAG, digest)}
-    assert platform.trailers() == {
+    trailers = platform.trailers()
+    # the evidence the soak and smoke gates relied on, as `invoke history` shows it
+    soak, smoke = trailers.pop("Soak"), trailers.pop("Smoke-Run")
+    assert trailers == {
         "Promoted-App": APP,
         "Promoted-From": "dev",
         "Promoted-To": "staging",
@@ -85,7 +89,9 @@ def test_commit_mode_passes_every_gate_then_commits_and_pushes(
         "Promoted-By": USER,
         "Promotion-Kind": "promotion",
     }
-    [request] = argocd.requests
+    assert re.fullmatch(r"\S+ in dev since \S+Z \(required 1h\)", soak), soak
+    assert re.fullmatch(r"dev manual__\S+ success at \S+Z", smoke), smoke
+    [request] = [r for r in argocd.requests if r.path.startswith("/api/v1/")]
     assert request.path == f"/api/v1/applications/{APP}"
     assert request.headers["Authorization"] == f"Bearer {ARGOCD_TOKEN}"
 
