@@ -230,16 +230,16 @@ def history(c: Context, env: str | None = None, app: str | None = None, format: 
 
 @task(
     help={
-        "env": "one environment (default: all)",
+        "env": "one environment (default: all, each from its own Argo CD); ARGOCD_SERVER applies only with it",
         "format": "table (default) or json",
-        "kubeconfig": "read through this kubeconfig instead of EKS (without ARGOCD_SERVER)",
+        "kubeconfig": "read the Applications through this kubeconfig instead of Argo CD or EKS (needs --env)",
         "context": "the kubeconfig context",
     }
 )
 def status(
     c: Context, env: str | None = None, format: str = "table", kubeconfig: str | None = None, context: str | None = None
 ) -> None:  # noqa: A002
-    """Each Argo CD Application's sync, health and revision: from ARGOCD_SERVER, else the cluster's Kubernetes API."""
+    """Each environment's Applications from its own Argo CD (argocd.server), else its Kubernetes API; Missing ones fail."""
     _finish(common.guarded(lambda: releases.status(env, format, kubeconfig, context)))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("apps", "clusters", "schemas", "terraform")
+COPIED = ("apps", "clusters", "components", "schemas", "terraform")
 FLEETS = (10, 50, 100)
 
 

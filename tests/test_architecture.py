@@ -14,9 +14,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 def lint_imports(scripts: Path, config: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(scripts)}
-    return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", str(config)], capture_output=True, text=True, env=env, timeout=120
-    )
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache", str(config)], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_every_contract_is_kept() -> None:

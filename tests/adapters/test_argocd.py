@@ -23,6 +23,8 @@ from airflow_gitops.adapters.argocd import (
     parse_application,
     revision_for_repo,
     server_url,
+    token_for,
+    token_variable,
 )
 from airflow_gitops.model.findings import UsageError
 from tests.adapters.argocd_spec import conforming, violations
@@ -381,3 +383,23 @@ def test_missing_token() -> None:
         "ARGOCD_AUTH_TOKEN is not set; set it to an Argo CD API token for https://argocd.dev.example.com "
         "(argocd account generate-token), or pass --no-health-gate to skip the gate"
     )
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_find_application_is_none_for_an_application_argo_cd_does_not_have(httpserver: HTTPServer, status: int) -> None:
+    serve(httpserver, runtime_error(5 if status == 404 else 7, "not found"), "runtimeError", status, name="gone")
+    assert client(base_url(httpserver)).find_application("gone") is None
+    with pytest.raises(UsageError, match=f"HTTP {status}"):
+        client(base_url(httpserver)).get_application("gone")
+
+
+def test_each_environment_may_have_a_token_of_its_own() -> None:
+    environ = {"ARGOCD_AUTH_TOKEN": "shared", "ARGOCD_AUTH_TOKEN_DEV": "dev-token"}
+    assert token_variable("dev") == "ARGOCD_AUTH_TOKEN_DEV" and token_variable("eu-qa") == "ARGOCD_AUTH_TOKEN_EU_QA"
+    assert token_for(environ, "dev") == "dev-token"
+    assert token_for(environ, "prod") == "shared"
+    assert token_for({}, "prod") == ""
+    server = ArgoCdServer.resolve(environ, "argocd.dev.example.com", env="dev")
+    assert server.token == "dev-token"
+    with pytest.raises(UsageError, match="^ARGOCD_AUTH_TOKEN_PROD or ARGOCD_AUTH_TOKEN is not set"):
+        ArgoCdServer.resolve({}, "argocd.prod.example.com", env="prod")

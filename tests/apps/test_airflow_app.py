@@ -3,8 +3,10 @@ the vendored CRDs, and the names that clusters/<env>/cluster.yaml determines."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import subprocess
 import urllib.parse
 from collections.abc import Callable
 from functools import cache
@@ -68,15 +70,22 @@ def crd_schema(relative: str, version: str) -> dict[str, Any]:
     return schema
 
 
+@cache
+def rendered(env: str) -> tuple[dict[str, Any], ...]:
+    """What `kubectl kustomize clusters/<env>` renders: the bases with the environment's patches and facts."""
+    out = subprocess.run(["kubectl", "kustomize", f"clusters/{env}"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    return tuple(d for d in yaml.safe_load_all(out.stdout) if d)
+
+
 def external_secrets(env: str | None = None) -> dict[str, dict[str, Any]]:
-    """The app's ExternalSecrets, with the environment's patch applied as kustomize does for a CR
-    (a JSON merge patch: maps merge, lists are replaced)."""
-    secrets = {d["metadata"]["name"]: d for d in load_all(APP / "external-secrets.yaml")}
-    if env is not None:
-        for patch in load_all(REPO_ROOT / "clusters" / env / "patches" / "airflow-metadata-db.yaml"):
-            name = patch["metadata"]["name"]
-            secrets[name] = deep_merge(secrets[name], patch)
-    return secrets
+    """The app's ExternalSecrets: the base file's, or as the environment renders them."""
+    if env is None:
+        return {d["metadata"]["name"]: d for d in load_all(APP / "external-secrets.yaml")}
+    return {
+        d["metadata"]["name"]: copy.deepcopy(d)
+        for d in rendered(env)
+        if d["kind"] == "ExternalSecret" and d["metadata"].get("namespace") == "airflow"
+    }
 
 
 # --- values --------------------------------------------------------------------------------------
@@ -471,8 +480,6 @@ def test_a_rotation_changes_pgbouncer_ini_only(env: str) -> None:
 def test_only_airflow_pgbouncer_reads_the_rds_secret(env: str) -> None:
     readers = {name for name, es in external_secrets(env).items() if "dataFrom" in es["spec"]}
     assert readers == {"airflow-pgbouncer"}
-    patches = load_all(REPO_ROOT / "clusters" / env / "patches" / "airflow-metadata-db.yaml")
-    assert [p["metadata"]["name"] for p in patches] == ["airflow-pgbouncer"]
     assert "find" not in json.dumps(external_secrets(env)["airflow-metadata-db"])
 
 
@@ -509,9 +516,13 @@ def test_base_external_secrets_name_no_environment() -> None:
     text = (APP / "external-secrets.yaml").read_text()
     assert "arn:aws" not in text
     assert not re.search(r"\b\d{12}\b", text)
-    for es in external_secrets().values():
+    for name, es in external_secrets().items():
         assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
-        assert "dataFrom" not in es["spec"]
+        if name == "airflow-pgbouncer":  # its RDS ARN comes from clusters/<env>/cluster-facts.yaml
+            [source] = es["spec"]["dataFrom"]
+            assert source["find"]["tags"] == {"aws:rds:primaryDBInstanceArn": "from-cluster-facts"}
+        else:
+            assert "dataFrom" not in es["spec"]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -546,8 +557,10 @@ def test_environment_kustomization_applies_the_patches(env: str) -> None:
     kustomization = load(REPO_ROOT / "clusters" / env / "kustomization.yaml")
     patches = [p["path"] for p in kustomization["patches"]]
     assert "apps/airflow.yaml" in patches
-    assert "patches/airflow-metadata-db.yaml" in patches
     assert "../../apps/airflow" in kustomization["resources"]
+    # The RDS ARN of airflow-pgbouncer, like the other facts of plain manifests.
+    assert "cluster-facts.yaml" in kustomization["resources"]
+    assert kustomization["components"] == ["../../components/cluster-facts"]
 
 
 def test_namespace_enforces_restricted_before_anything_lands() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fact_cases import FACT_CASES
 from .mutations import (
     annotate,
     append_text,
@@ -320,7 +321,7 @@ def _secret_terraform_does_not_create(root: Path) -> str:
 
 
 def _rds_tag_of_another_database(root: Path) -> str:
-    return _replace(root, "clusters/dev/patches/airflow-metadata-db.yaml", "db:airflow-dev-airflow", "db:airflow-dev-metadata")
+    return _replace(root, "clusters/dev/cluster-facts.yaml", "db:airflow-dev-airflow", "db:airflow-dev-metadata")
 
 
 def _bucket_name_off_convention(root: Path) -> str:
@@ -341,7 +342,7 @@ CASES = CASES + (
     Case("terraform-state-in-another-bucket", "terraform-backend", _state_in_another_bucket, "staging"),
     Case("root-application-of-another-env", "root-app-path", _root_app_of_another_env, "prod"),
     Case("secret-terraform-does-not-create", "secret-not-created", _secret_terraform_does_not_create, "dev"),
-    Case("rds-tag-of-another-database", "terraform-names", _rds_tag_of_another_database, "dev"),
+    Case("rds-tag-of-another-database", "cluster-values-mismatch", _rds_tag_of_another_database, "dev"),
     Case("bucket-name-off-convention", "terraform-names", _bucket_name_off_convention, "dev"),
     Case("hcl-syntax-error", "hcl-syntax", _hcl_syntax_error, "dev"),
     Case("terraform-unformatted", "terraform-fmt", _terraform_unformatted, "dev"),
@@ -400,3 +401,7 @@ CASES = CASES + (
     Case("freeze-window-not-rendered", "freeze-window-mismatch", _freeze_window_not_rendered, "staging"),
     Case("freeze-window-edited-in-the-patch", "freeze-window-mismatch", _freeze_window_edited_in_the_patch, "prod"),
 )
+
+
+# --- one source per fact (tests/corpus/fact_cases.py) -------------------------------------------------
+CASES = CASES + tuple(Case(*case) for case in FACT_CASES)

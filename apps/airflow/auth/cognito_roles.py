@@ -36,7 +36,7 @@ REGISTRATION_ROLE: Final = "Public"
 # Claims tried in order for the FAB username: Cognito's own, stable per user pool.
 _USERNAME_CLAIMS: Final = ("cognito:username", "username", "sub")
 
-# An AWS region name, e.g. eu-west-1; used to refuse a malformed issuer early.
+# An AWS region name, e.g. ap-southeast-2; used to refuse a malformed issuer early.
 _REGION_RE: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
@@ -112,7 +112,7 @@ def user_info_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
 def issuer_url(region: str, user_pool_id: str) -> str:
     """Return the OIDC issuer of a Cognito user pool.
 
-    A pool id starts with its region (``eu-west-1_AbC123``), so a pool from another region, for
+    A pool id starts with its region (``ap-southeast-2_AbC123``), so a pool from another region, for
     example another environment's, is refused here rather than at the first login.
     """
     region = region.strip()

@@ -3,11 +3,13 @@
 Written against the vendored spec schemas/argo-cd/3.5.1/swagger.json: `GET /api/v1/applications/{name}`
 (optional query `appNamespace`) answers a `v1alpha1Application`, errors a `runtimeError`. The server is
 ARGOCD_SERVER, else cluster.yaml `argocd.server`; like the argocd CLI it takes `host[:port]` (HTTPS) or a
-URL with its scheme. The token is ARGOCD_AUTH_TOKEN, sent as a Bearer token and never printed.
+URL with its scheme. The token is ARGOCD_AUTH_TOKEN_<ENV> (ARGOCD_AUTH_TOKEN_DEV, ...), else ARGOCD_AUTH_TOKEN,
+sent as a Bearer token and never printed: each environment's Argo CD has accounts and tokens of its own.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,18 +34,32 @@ class ArgoCdServer:
     token: str = field(repr=False)
 
     @classmethod
-    def resolve(cls, environ: Mapping[str, str], configured: str | None, config_file: str = "cluster.yaml") -> ArgoCdServer:
-        """ARGOCD_SERVER, else `argocd.server` of the environment's cluster.yaml; ARGOCD_AUTH_TOKEN."""
+    def resolve(
+        cls, environ: Mapping[str, str], configured: str | None, config_file: str = "cluster.yaml", env: str | None = None
+    ) -> ArgoCdServer:
+        """ARGOCD_SERVER, else `argocd.server` of the environment's cluster.yaml; the environment's token."""
         server = environ.get(SERVER_ENV, "").strip() or (configured or "").strip()
         if not server:
             raise UsageError(f"no Argo CD server for the health gate; set {SERVER_ENV} or {SERVER_KEY} in {config_file}, {SKIP}")
-        token = environ.get(TOKEN_ENV, "").strip()
+        token = token_for(environ, env)
         if not token:
+            named = f"{token_variable(env)} or {TOKEN_ENV}" if env else TOKEN_ENV
             raise UsageError(
-                f"{TOKEN_ENV} is not set; set it to an Argo CD API token for {server_url(server)} "
+                f"{named} is not set; set it to an Argo CD API token for {server_url(server)} "
                 f"(argocd account generate-token), {SKIP}"
             )
         return cls(server_url(server), token)
+
+
+def token_variable(env: str) -> str:
+    """The variable that holds one environment's Argo CD token: ARGOCD_AUTH_TOKEN_DEV for dev."""
+    return f"{TOKEN_ENV}_{re.sub(r'[^A-Z0-9]', '_', env.upper())}"
+
+
+def token_for(environ: Mapping[str, str], env: str | None) -> str:
+    """ARGOCD_AUTH_TOKEN_<ENV>, else ARGOCD_AUTH_TOKEN ('' when neither is set)."""
+    own = environ.get(token_variable(env), "").strip() if env else ""
+    return own or environ.get(TOKEN_ENV, "").strip()
 
 
 def server_url(server: str) -> str:
@@ -202,7 +218,17 @@ class ArgoCd:
     session: requests.Session = field(default_factory=make_session)
     timeout: float | tuple[float, float] = TIMEOUT
 
+    def find_application(self, name: str, app_namespace: str | None = None) -> ApplicationState | None:
+        """The Application, or None when Argo CD has none of that name: HTTP 404, or the 403 it answers a
+        token that may not know whether it exists (an account without get on every Application)."""
+        return self._application(name, app_namespace, absent=(403, 404))
+
     def get_application(self, name: str, app_namespace: str | None = None) -> ApplicationState:
+        state = self._application(name, app_namespace, absent=())
+        assert state is not None
+        return state
+
+    def _application(self, name: str, app_namespace: str | None, absent: tuple[int, ...]) -> ApplicationState | None:
         url = f"{self.server.url}/api/v1/applications/{quote(name, safe='')}"
         app = f"Application '{name}'" + (f" in namespace {app_namespace}" if app_namespace else "")
         try:
@@ -217,6 +243,8 @@ class ArgoCd:
                 f"Argo CD at {self.server.url} did not answer for {app}: {http.network_problem(exc, self.timeout)}; "
                 f"check {SERVER_ENV} or {SERVER_KEY}, the network path (VPN) and the argocd-server pods, {SKIP}"
             ) from exc
+        if response.status_code in absent:
+            return None
         if response.status_code != 200:
             raise UsageError(self._refusal(response, app))
         try:

@@ -98,7 +98,7 @@ def environment() -> dict[str, str]:
 def scratch_copy(root: Path) -> Iterator[Path]:
     """A copy of terraform/ and clusters/ (stacks read cluster.yaml) in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="terraform-check-") as tmp:
-        for name in ("terraform", "clusters", "apps"):
+        for name in ("terraform", "clusters", "apps", "components"):
             if (root / name).is_dir():
                 shutil.copytree(
                     root / name,

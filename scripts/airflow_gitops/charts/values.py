@@ -183,13 +183,53 @@ def dotted_path(dotted: str) -> list[str | int]:
     return [int(p) if p.isdigit() else p for p in dotted.split(".")]
 
 
-def dotted_get(values: Any, dotted: str) -> Any:
-    node = values
-    for part in dotted_path(dotted):
-        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+_SELECTOR = re.compile(r"^\[(?P<field>[^=\]]+)=(?P<value>[^\]]*)\]$")
+Part = str | int | tuple[str, str]
+
+
+def path_parts(dotted: str) -> list[Part]:
+    """'env.[name=AWS_REGION].value' -> ['env', ('name', 'AWS_REGION'), 'value']: a part in brackets picks
+    the list item whose field has that value; digits pick by index."""
+    parts: list[Part] = []
+    for raw in re.findall(r"\[[^\]]*\]|[^.]+", dotted):
+        selector = _SELECTOR.match(raw)
+        if selector:
+            parts.append((selector["field"], selector["value"]))
+        else:
+            parts.append(int(raw) if raw.isdigit() else raw)
+    return parts
+
+
+def resolve_path(values: Any, dotted: str) -> tuple[list[str | int], bool]:
+    """The concrete path of `dotted` in `values` (selectors as indices), as far as it goes; and whether all of it."""
+    node: Any = values
+    path: list[str | int] = []
+    for part in path_parts(dotted):
+        if isinstance(part, tuple):
+            field, wanted = part
+            found = None
+            if isinstance(node, list):
+                found = next(
+                    (i for i, item in enumerate(node) if isinstance(item, dict) and str(item.get(field)) == wanted), None
+                )
+            if found is None:
+                return path, False
+            node, part = node[found], found
+        elif isinstance(part, int) and isinstance(node, list) and part < len(node):
             node = node[part]
         elif isinstance(part, str) and isinstance(node, dict) and part in node:
             node = node[part]
         else:
-            return None
+            return path + [part], False
+        path.append(part)
+    return path, True
+
+
+def dotted_get(values: Any, dotted: str) -> Any:
+    path, complete = resolve_path(values, dotted)
+    if not complete:
+        return None
+    node = values
+    for part in path:
+        node = node[part]
     return node

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..charts.release import ChartRelease
-from ..charts.values import chart_sources, merge, ref_sources
+from ..charts.values import chart_sources, merge, ref_sources, resolve_path
 from ..model import yamlio
 from ..model.findings import Finding
 from ..model.rendered import RenderedObject
@@ -98,6 +98,36 @@ class CheckContext:
         if best:
             return best
         return self.locate(release.app, ["spec", "sources", release.source.index])
+
+    def line_holds(self, rel: str, line: int | None, text: str) -> bool:
+        """Line `line` of the file holds `text` (so a finding's replacement can be made there)."""
+        if not line or not text or not self.repo.exists(rel):
+            return False
+        lines = self.repo.text(rel).splitlines()
+        return 0 < line <= len(lines) and text in lines[line - 1]
+
+    def binding_location(self, release: ChartRelease, dotted: str) -> tuple[str, int | None, bool]:
+        """Where a values file (last one wins) sets a dotted path that may pick list items by a field
+        ('env.[name=AWS_REGION].value'): the file, the line, and whether that file holds the whole path
+        (so the line is the value's own)."""
+        best: tuple[str, int | None, bool] | None = None
+        for rel in release.merged.files:
+            try:
+                nodes, docs = self.repo.yaml_nodes(rel), self.repo.yaml_docs(rel)
+            except (OSError, yaml.YAMLError):
+                continue
+            if not nodes or not docs:
+                continue
+            path, complete = resolve_path(docs[0], dotted)
+            depth, line = yamlio.match_depth(nodes[0], path)
+            if complete and depth == len(path):
+                best = (rel, line, True)
+            elif depth > 0 and best is None:
+                best = (rel, line, False)
+        if best:
+            return best
+        file, where = self.locate(release.app, ["spec", "sources", release.source.index])
+        return file, where, False
 
     def crd_dirs_of(self, cluster: ClusterRender) -> list[str]:
         """The vendored CRD folders of the operators a cluster pins, those that exist."""

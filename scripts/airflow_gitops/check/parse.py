@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-import yaml
-
 from ..adapters import terraform as tf
-from ..model import yamlio
 from ..model.findings import UsageError, error
+from ..model.repo import BrokenYaml
 from .context import CheckContext
 
 PARSED_SUFFIXES = (".yaml", ".yml", ".json")
@@ -63,21 +61,36 @@ def _parse_terraform(ctx: CheckContext) -> None:
 
 def _parse_yaml(ctx: CheckContext, rel: str) -> None:
     try:
-        ctx.repo.yaml_docs(rel)
-    except yaml.YAMLError as exc:
+        docs = ctx.repo.yaml_docs(rel)
+    except BrokenYaml as exc:
         ctx.broken_files.add(rel)
         ctx.add(
             error(
                 "yaml-syntax",
                 rel,
-                f"not valid YAML: {yamlio.error_text(exc)}",
+                f"not valid YAML: {exc.problem}",
                 "fix the syntax at that line (indentation, a missing ':' or an unclosed quote)",
-                yamlio.error_line(exc),
+                exc.line,
             )
         )
+        return
     except UnicodeDecodeError:
         ctx.broken_files.add(rel)
         ctx.add(error("yaml-syntax", rel, "not UTF-8 text", "save the file as UTF-8"))
+        return
+    env = rel.split("/")[1] if rel.startswith("clusters/") and rel.endswith("/cluster.yaml") else None
+    if env is not None and rel == ctx.repo.cluster_file(env) and not (docs and isinstance(docs[0], dict)):
+        # Read as it is, nothing could be derived from it: every later stage leaves it alone.
+        ctx.broken_files.add(rel)
+        ctx.add(
+            error(
+                "cluster-config",
+                rel,
+                "the file is empty or not a mapping; it must describe the environment",
+                "write the environment's settings as schemas/cluster.schema.json describes them",
+                1,
+            )
+        )
 
 
 def _parse_json(ctx: CheckContext, rel: str) -> None:

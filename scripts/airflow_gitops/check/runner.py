@@ -60,7 +60,7 @@ def run_check(
     require_render: bool = False,
 ) -> CheckResult:
     """charts: render every chart release with it and check what the charts render."""
-    ctx = CheckContext(repo=repo, schemas=SchemaStore(repo.root), envs=repo.select_envs(env))
+    ctx = CheckContext(repo=repo, schemas=SchemaStore(repo.root), envs=repo.select_envs(env, readable_only=True))
     ctx.charts, ctx.require_render = charts, require_render
     stages = list(STAGES) + ([("slow", slow.run)] if include_slow else [])
     timings = {}

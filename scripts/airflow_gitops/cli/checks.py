@@ -28,7 +28,7 @@ def check(
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
-    repo = Repo.discover(cwd)
+    repo = Repo.discover(cwd, load_clusters=False)  # a broken cluster.yaml is a finding here, not a stop
     charts = chart_renderer(chart_cache) if render_charts or all_tools or require_render else None
     try:
         result = run_check(repo, env, include_slow=all_tools, charts=charts, require_render=require_render)
@@ -118,7 +118,7 @@ def ci(base: str | None, skip_tests: bool, cwd: Path | None = None) -> int:
     from ..check import ci as workflow
     from ..model.repo import Repo
 
-    repo = Repo.discover(cwd)
+    repo = Repo.discover(cwd, load_clusters=False)  # its check step reports a broken cluster.yaml
     console = Console(highlight=False)
     ref, note = workflow.resolve_base(repo.root, base)
     if note:

@@ -109,24 +109,38 @@ def history(env: str | None, app: str | None, fmt: str, cwd: Path | None = None)
 
 
 def status(env: str | None, fmt: str, kubeconfig: str | None, context: str | None, cwd: Path | None = None) -> int:
+    """Each environment's Applications, from its own Argo CD (or its cluster's Kubernetes API); every Application the
+    rendered cluster has and the answer lacks is Missing. Exit 1 unless every one is Synced and Healthy."""
     import json
+    import sys
 
     from rich.console import Console
     from rich.table import Table
 
+    from ..model.findings import UsageError
     from ..model.repo import Repo
-    from ..releases.observe import statuses_from_argocd, statuses_from_kubernetes
+    from ..releases.observe import argocd_for, expected_applications, statuses_from_argocd, statuses_from_kubernetes
     from ..rendering.diff import require_format
 
     require_format(fmt, ("table", "json"))
     repo = Repo.discover(cwd)
+    envs = repo.select_envs(env)
+    if kubeconfig and env is None:
+        raise UsageError("--kubeconfig reads one cluster; name its environment with --env")
+    if env is None and os.environ.get("ARGOCD_SERVER"):
+        print(
+            "note: ARGOCD_SERVER names one Argo CD, so it applies only with --env; each environment's argocd.server is asked",
+            file=sys.stderr,
+        )
     rows = []
-    for name in repo.select_envs(env):
-        if os.environ.get("ARGOCD_SERVER"):
-            rows += statuses_from_argocd(repo, name, os.environ)
+    for name in envs:
+        expected = expected_applications(repo, name)
+        server = None if kubeconfig else argocd_for(os.environ, repo, name, env is not None)
+        if server is not None:
+            rows += statuses_from_argocd(server, name, expected)
         else:
-            rows += statuses_from_kubernetes(repo, name, kubeconfig, context)
-    healthy = all(r.sync == "Synced" and r.health == "Healthy" for r in rows)
+            rows += statuses_from_kubernetes(repo, name, expected, kubeconfig, context)
+    healthy = bool(rows) and all(r.healthy for r in rows)
     freezes = _freezes(repo, sorted({r.env for r in rows}, key=repo.envs.index))
     if fmt == "json":
         print(json.dumps([{**r.to_json(), **freezes[r.env][1]} for r in rows], indent=2))
@@ -135,8 +149,13 @@ def status(env: str | None, fmt: str, kubeconfig: str | None, context: str | Non
     for column in ("env", "app", "sync", "health", "revision"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r.env, r.app, r.sync, r.health, r.revision[:12])
-    Console(highlight=False).print(table)
+        style = "red" if r.sync == "Missing" else ""
+        table.add_row(r.env, r.app, r.sync, r.health, r.revision[:12], style=style)
+    console = Console(highlight=False)
+    console.print(table)
+    for r in rows:
+        if r.note:
+            console.print(f"{r.env}/{r.app}: {r.note}")
     for name, (line, _) in freezes.items():
         print(f"{name}: {line}")
     return 0 if healthy else EXIT_FINDINGS

@@ -99,6 +99,15 @@ class ClusterConfig:
         return f"{self.get('registry.account_id', '')}.dkr.ecr.{self.get('registry.region', '')}.amazonaws.com"
 
 
+class BrokenYaml(UsageError, yaml.YAMLError):
+    """A YAML file that does not parse. Every reader goes through Repo, so every task says the same
+    one line: the file, the line and the problem; `invoke check` reports it as a yaml-syntax finding."""
+
+    def __init__(self, rel: str, problem: str, line: int | None) -> None:
+        self.rel, self.problem, self.line = rel, problem, line
+        super().__init__(f"{rel}:{line or 1}: not valid YAML: {problem}; fix the syntax at that line")
+
+
 def git_toplevel(start: Path) -> Path:
     try:
         out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, check=True)
@@ -117,11 +126,18 @@ class Repo:
     _nodes: dict[str, list[yaml.Node]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def discover(cls, start: Path | None = None) -> Repo:
+    def discover(cls, start: Path | None = None, load_clusters: bool = True) -> Repo:
+        """The repository around `start`. With load_clusters (every task but check, which reports a broken
+        file as a finding), every clusters/<env>/cluster.yaml is read first: a broken one is a UsageError
+        naming the file and line, before the task does anything."""
         root = git_toplevel(start or Path.cwd())
         if not (root / CLUSTERS_DIR).is_dir():
             raise UsageError(f"{root}: no {CLUSTERS_DIR}/ folder; run invoke from the platform repository")
-        return cls(root)
+        repo = cls(root)
+        if load_clusters:
+            for env in repo.env_folders():
+                repo.cluster(env)
+        return repo
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -149,15 +165,21 @@ class Repo:
             cache.pop(rel, None)
 
     def yaml_docs(self, rel: str) -> list[Any]:
-        """Parsed documents of a YAML file; raises yaml.YAMLError on bad syntax."""
+        """Parsed documents of a YAML file; raises BrokenYaml (a yaml.YAMLError and a UsageError) on bad syntax."""
         if rel not in self._docs:
-            self._docs[rel] = yamlio.load_all(self.text(rel))
+            try:
+                self._docs[rel] = yamlio.load_all(self.text(rel))
+            except yaml.YAMLError as exc:
+                raise BrokenYaml(rel, yamlio.error_text(exc), yamlio.error_line(exc)) from None
         return self._docs[rel]
 
     def yaml_nodes(self, rel: str) -> list[yaml.Node]:
         """The composed documents of a YAML file, with line marks; composed once, when a finding needs a line."""
         if rel not in self._nodes:
-            self._nodes[rel] = yamlio.documents(self.text(rel))
+            try:
+                self._nodes[rel] = yamlio.documents(self.text(rel))
+            except yaml.YAMLError as exc:
+                raise BrokenYaml(rel, yamlio.error_text(exc), yamlio.error_line(exc)) from None
         return self._nodes[rel]
 
     def definitions(self, rel: str, kind: str, name: str) -> list[tuple[yaml.Node, dict[str, Any]]]:
@@ -185,16 +207,24 @@ class Repo:
             return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
         return sorted({f for f in out.stdout.split("\0") if f and (self.root / f).is_file()})
 
+    def env_folders(self) -> list[str]:
+        """Folders under clusters/ that hold a cluster.yaml, by name (nothing is read)."""
+        return sorted(p.parent.name for p in (self.root / CLUSTERS_DIR).glob("*/cluster.yaml"))
+
     @cached_property
     def envs(self) -> list[str]:
-        """Environments in promotion order (those with a cluster.yaml)."""
-        found = [p.parent.name for p in (self.root / CLUSTERS_DIR).glob("*/cluster.yaml")]
-        return sorted(found, key=lambda env: (self._order_or_last(env), env))
+        """Environments in promotion order. Reads every cluster.yaml: a broken one is a UsageError naming it."""
+        return sorted(self.env_folders(), key=lambda env: (self.cluster(env).order or (1 << 30), env))
+
+    def envs_readable(self) -> list[str]:
+        """Environments in promotion order, for `invoke check`: a cluster.yaml that cannot be read sorts last
+        instead of stopping the run (the parse stage reports it)."""
+        return sorted(self.env_folders(), key=lambda env: (self._order_or_last(env), env))
 
     def _order_or_last(self, env: str) -> int:
         try:
             order = self.cluster(env).order
-        except Exception:  # an unreadable cluster.yaml sorts last; the parse stage reports it
+        except UsageError:
             return 1 << 30
         return order or (1 << 30)
 
@@ -202,15 +232,31 @@ class Repo:
         return f"{CLUSTERS_DIR}/{env}/cluster.yaml"
 
     def cluster(self, env: str) -> ClusterConfig:
+        """The environment's cluster.yaml, read through the guarded loader: a file that does not parse, or
+        is not a mapping, is a UsageError that names the file and the line."""
         rel = self.cluster_file(env)
         if not self.exists(rel):
-            raise UsageError(f"{rel}: no such environment '{env}'; choose one of: {', '.join(self.envs) or 'none'}")
-        data = self.yaml_doc(rel)
-        return ClusterConfig(env, rel, data if isinstance(data, dict) else {})
+            raise UsageError(f"{rel}: no such environment '{env}'; choose one of: {', '.join(self.envs_readable()) or 'none'}")
+        try:
+            data = self.yaml_doc(rel)
+        except BrokenYaml as exc:
+            raise UsageError(
+                f"{rel}:{exc.line or 1}: the {env} environment's file is not valid YAML: {exc.problem}; fix the syntax at that line"
+            ) from None
+        if not isinstance(data, dict):
+            kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
+            raise UsageError(
+                f"{rel}:1: the {env} environment's file is {kind}; it must describe the environment (schemas/cluster.schema.json)"
+            )
+        return ClusterConfig(env, rel, data)
 
-    def select_envs(self, env: str | None) -> list[str]:
+    def select_envs(self, env: str | None, readable_only: bool = False) -> list[str]:
+        """--env checked against the folders; without it every environment in promotion order (readable_only:
+        `invoke check`'s order, which does not stop at a broken cluster.yaml)."""
         if env is None:
-            return list(self.envs)
-        if env not in self.envs:
-            raise UsageError(f"--env {env}: no file {CLUSTERS_DIR}/{env}/cluster.yaml; choose one of: {', '.join(self.envs)}")
+            return self.envs_readable() if readable_only else list(self.envs)
+        folders = self.env_folders()
+        if env not in folders:
+            known = ", ".join(self.envs_readable())
+            raise UsageError(f"--env {env}: no file {CLUSTERS_DIR}/{env}/cluster.yaml; choose one of: {known}")
         return [env]

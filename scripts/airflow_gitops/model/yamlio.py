@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import yaml
@@ -89,3 +89,22 @@ def line_of(text: str, path: Sequence[PathPart], doc_index: int = 0) -> int | No
 
 def scalar_str(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def scalars(node: yaml.Node, path: tuple[PathPart, ...] = ()) -> Iterator[tuple[tuple[PathPart, ...], yaml.ScalarNode]]:
+    """Every scalar value under a composed node (mapping keys left out), with its path."""
+    if isinstance(node, yaml.ScalarNode):
+        yield path, node
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from scalars(value, (*path, key.value if isinstance(key, yaml.ScalarNode) else str(key)))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from scalars(item, (*path, index))
+
+
+def scalar_line(node: yaml.ScalarNode, offset: int = 0) -> int:
+    """1-based line of the character at `offset` of a scalar's value (block scalars start below their indicator)."""
+    block = node.style in ("|", ">")
+    start: int = node.start_mark.line
+    return start + 1 + (1 if block else 0) + str(node.value)[:offset].count("\n")

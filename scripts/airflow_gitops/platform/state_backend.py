@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from botocore.exceptions import ClientError
 
 from ..adapters.aws import AwsAccount, aws_call, error_code, http_status
+from ..model.facts import REGISTRY_STATE_NAME, state_bucket
 from ..model.findings import UsageError
 from ..model.repo import ClusterConfig
 
@@ -40,7 +41,7 @@ _ABSENT = {
 }
 
 
-REGISTRY_STACK = "airflow-registry"
+REGISTRY_STACK = REGISTRY_STATE_NAME  # the shared registry stack, as a pseudo-environment
 
 
 def registry_stack(cluster: ClusterConfig) -> ClusterConfig:
@@ -54,7 +55,7 @@ def registry_stack(cluster: ClusterConfig) -> ClusterConfig:
 
 
 def state_bucket_name(cluster: ClusterConfig) -> str:
-    name = f"{cluster.name}-tfstate-{cluster.account_id}"
+    name = state_bucket(cluster)
     if not _BUCKET_NAME.match(name) or ".." in name:
         raise UsageError(
             f"{cluster.file}: cluster.name '{cluster.name}' gives the state bucket name '{name}', which S3 does not accept"

@@ -6,11 +6,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..adapters.argocd import ArgoCd, ArgoCdServer
+from ..adapters.argocd import SERVER_ENV, SERVER_KEY, TOKEN_ENV, ArgoCd, ArgoCdServer, token_for, token_variable
 from ..adapters.ecr import Ecr, Registry
 from ..model.findings import UsageError
-from ..model.repo import APPS_DIR, Repo
+from ..model.repo import APPS_DIR, CLUSTERS_DIR, Repo
 from . import promote
+
+MISSING = "Missing"
 
 
 @dataclass(frozen=True)
@@ -20,31 +22,83 @@ class AppRow:
     sync: str
     health: str
     revision: str
+    note: str = ""  # why a row says what it says, when that is not plain (a 403, an Application not rendered)
 
     def to_json(self) -> dict[str, str]:
-        return {"env": self.env, "app": self.app, "sync": self.sync, "health": self.health, "revision": self.revision}
+        row = {"env": self.env, "app": self.app, "sync": self.sync, "health": self.health, "revision": self.revision}
+        return {**row, "note": self.note} if self.note else row
+
+    @property
+    def healthy(self) -> bool:
+        return self.sync == "Synced" and self.health == "Healthy"
 
 
-def statuses_from_argocd(repo: Repo, env: str, environ: Mapping[str, str]) -> list[AppRow]:
+def expected_applications(repo: Repo, env: str) -> list[str]:
+    """The Applications the environment's rendered cluster has (kubectl kustomize clusters/<env>)."""
+    from ..adapters.kustomize import KustomizeError, render
+
+    try:
+        objects = render(repo.root, env, repo.path(f"{CLUSTERS_DIR}/{env}"))
+    except KustomizeError as exc:
+        raise UsageError(f"{CLUSTERS_DIR}/{env}: kubectl kustomize failed ({exc.message[-300:]}); run invoke check") from None
+    return sorted({o.name for o in objects if o.kind == "Application" and o.group == "argoproj.io"})
+
+
+def argocd_for(environ: Mapping[str, str], repo: Repo, env: str, env_given: bool) -> ArgoCdServer | None:
+    """The Argo CD API to ask about one environment, or None to read its cluster's Kubernetes API instead.
+
+    The environment's own Argo CD: `argocd.server` of its cluster.yaml. ARGOCD_SERVER names one Argo CD,
+    so it stands in only when one environment is asked about (--env). The API is used when there is a
+    token for it (ARGOCD_AUTH_TOKEN_<ENV>, else ARGOCD_AUTH_TOKEN), or when ARGOCD_SERVER asks for it.
+    """
     cluster = repo.cluster(env)
-    client = ArgoCd(ArgoCdServer.resolve(environ, cluster.get("argocd.server"), cluster.file))
+    explicit = environ.get(SERVER_ENV, "").strip() if env_given else ""
+    if not explicit and not (cluster.get(SERVER_KEY) and token_for(environ, env)):
+        return None
+    if not token_for(environ, env):
+        raise UsageError(
+            f"{SERVER_ENV} names the Argo CD of {env}, but there is no token for it: set {token_variable(env)} or "
+            f"{TOKEN_ENV} (argocd account generate-token), or unset {SERVER_ENV} to read the cluster instead"
+        )
+    environ = {k: v for k, v in environ.items() if k != SERVER_ENV or env_given}
+    return ArgoCdServer.resolve(environ, cluster.get(SERVER_KEY), cluster.file, env)
+
+
+def statuses_from_argocd(server: ArgoCdServer, env: str, expected: list[str]) -> list[AppRow]:
+    """Each Application the rendered cluster has, as this environment's Argo CD reports it; Missing if it has none."""
+    client = ArgoCd(server)
     rows = []
-    for app in promote.known_apps(repo, env):
-        state = client.get_application(app)
+    for app in expected:
+        state = client.find_application(app)
+        if state is None:
+            note = f"Argo CD at {server.url} has no Application {app} (or the token may not read it)"
+            rows.append(AppRow(env, app, MISSING, MISSING, "", note))
+            continue
         revision = state.revisions[-1] if state.revisions else (state.revision or "")
         rows.append(AppRow(env, app, state.sync_status or "Unknown", state.health_status or "Unknown", revision))
     return rows
 
 
-def statuses_from_kubernetes(repo: Repo, env: str, kubeconfig: str | None, context: str | None) -> list[AppRow]:
+def statuses_from_kubernetes(
+    repo: Repo, env: str, expected: list[str], kubeconfig: str | None, context: str | None
+) -> list[AppRow]:
+    """The Application resources in the cluster's argocd namespace: each rendered one (Missing if absent), then the rest."""
     from ..adapters.kube import application_statuses, connect
 
     cluster = repo.cluster(env)
     api = connect(cluster.name, cluster.region, kubeconfig, context)
-    return [
-        AppRow(env, s.name, s.sync, s.health, s.revisions[-1] if s.revisions else "")
-        for s in application_statuses(api, "argocd", cluster=cluster.name)
-    ]
+    found = {s.name: s for s in application_statuses(api, "argocd", cluster=cluster.name)}
+    rows = []
+    for app in expected:
+        status = found.pop(app, None)
+        if status is None:
+            rows.append(AppRow(env, app, MISSING, MISSING, "", "no Application resource in namespace argocd"))
+        else:
+            rows.append(AppRow(env, app, status.sync, status.health, status.revisions[-1] if status.revisions else ""))
+    for name, status in sorted(found.items()):  # the root Application, or one not rendered from clusters/<env>
+        revision = status.revisions[-1] if status.revisions else ""
+        rows.append(AppRow(env, name, status.sync, status.health, revision, f"not rendered from {CLUSTERS_DIR}/{env}"))
+    return rows
 
 
 def app_namespace(repo: Repo, app: str) -> str:

@@ -147,7 +147,7 @@ def health_gate(repo: Repo, plan: promote.Plan, environ: Mapping[str, str], gate
     cluster = repo.cluster(route.source)
 
     def check() -> str:
-        server = ArgoCdServer.resolve(environ, cluster.get("argocd.server"), cluster.file)
+        server = ArgoCdServer.resolve(environ, cluster.get("argocd.server"), cluster.file, route.source)
         state = ArgoCd(server).get_application(route.app)
         where = f"Argo CD {server.url}: {route.source}/{route.app}"
         if state.sync_status != "Synced" or state.health_status != "Healthy":

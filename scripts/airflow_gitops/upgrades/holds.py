@@ -130,7 +130,7 @@ def _holds_edit(repo: Repo, env: str, holds: dict[str, Hold]) -> FileEdit | None
 
 
 def all_holds(repo: Repo) -> list[Hold]:
-    return [hold for env in repo.envs for hold in load(repo, env).values()]
+    return [hold for env in repo.env_folders() for hold in load(repo, env).values()]
 
 
 def plan_set(repo: Repo, hold: Hold) -> list[FileEdit]:

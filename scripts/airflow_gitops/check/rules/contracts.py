@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 from typing import Any
 
 import jsonschema
@@ -13,11 +12,11 @@ from packaging.version import InvalidVersion, Version
 from ...charts.release import ChartRelease
 from ...charts.values import dotted_get, dotted_path, ref_sources, sources_of
 from ...model import windows, yamlio
+from ...model.facts import expand, template_complete
 from ...model.findings import UsageError, error
 from ...model.rendered import RenderedObject
-from ...model.repo import ClusterConfig
 from ..context import CheckContext, ClusterRender
-from . import terraform_contracts
+from . import cluster_facts, terraform_contracts
 
 CLUSTER_SCHEMA = "schemas/cluster.schema.json"
 STORE_KINDS = {"SecretStore", "ClusterSecretStore"}
@@ -37,6 +36,7 @@ def run(ctx: CheckContext) -> None:
         _workload_identities(ctx, cluster)
         _freeze_windows(ctx, cluster)
     terraform_contracts.run(ctx)
+    cluster_facts.run(ctx)  # last: it leaves alone the lines the rules above already named
 
 
 # --- cluster.yaml -----------------------------------------------------------------------------
@@ -74,7 +74,7 @@ def _cluster_files(ctx: CheckContext) -> None:
 
 def _promotion_order(ctx: CheckContext) -> None:
     seen: dict[int, str] = {}
-    for env in ctx.repo.envs:
+    for env in ctx.repo.envs_readable():
         rel = ctx.repo.cluster_file(env)
         if rel in ctx.broken_files:
             continue
@@ -280,42 +280,35 @@ def _cluster_bindings(ctx: CheckContext, cluster: ClusterRender, release: ChartR
     entry = ctx.schemas.chart(release.source.chart)
     if entry is None:
         return
+    own_folder = f"clusters/{cluster.env}/"
     for dotted, template in entry.bindings.items():
+        if not template_complete(template, cluster.config):
+            continue  # an optional cluster.yaml field that is not set binds nothing
         expected = expand(template, cluster.config)
         actual = dotted_get(release.merged.values, dotted)
-        if actual != expected:
-            file, line = ctx.value_location(release, dotted_path(dotted))
-            ctx.add(
-                error(
-                    "cluster-values-mismatch",
-                    file,
-                    f"[{cluster.env}] {release.source.chart} value {dotted} is {actual!r}, but cluster.yaml makes it {expected!r}",
-                    f"set {dotted}: {expected} (derived from {cluster.config.file})",
-                    line,
-                )
+        if actual == expected:
+            continue
+        file, line, holds_value = ctx.binding_location(release, dotted)
+        # A replacement a machine can make: the environment's own file holds the scalar on that line.
+        literal = (
+            holds_value
+            and file.startswith(own_folder)
+            and isinstance(actual, str | int | float)
+            and not isinstance(actual, bool)
+            and ctx.line_holds(file, line, str(actual))
+        )
+        where = f"clusters/{cluster.env}/values/{release.app.name}.yaml"
+        ctx.add(
+            error(
+                "cluster-values-mismatch",
+                file,
+                f"[{cluster.env}] {release.source.chart} value {dotted} is {actual!r}, but cluster.yaml makes it {expected!r}",
+                f"set {dotted}: {expected} in {where} (derived from {cluster.config.file})",
+                line,
+                expected=expected,
+                actual=str(actual) if literal else None,
             )
-
-
-_FIELD = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
-
-
-def expand(template: str, config: ClusterConfig) -> str:
-    """'s3://{logs_bucket}/airflow' with derived names, or any dotted field of cluster.yaml."""
-    derived = {
-        "logs_bucket": config.logs_bucket,
-        "registry": config.registry,
-        "cluster_name": config.name,
-        "region": config.region,
-        "account_id": config.account_id,
-        "env": config.env,
-    }
-
-    def field(match: re.Match[str]) -> str:
-        key = match.group(1)
-        value = derived.get(key, config.get(key))
-        return "" if value is None else str(value)
-
-    return _FIELD.sub(field, template)
+        )
 
 
 # --- External Secrets ---------------------------------------------------------------------------

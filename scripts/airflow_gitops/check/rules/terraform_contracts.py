@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...model import hcl
+from ...model import facts, hcl
 from ...model.findings import error
 from ...model.repo import ClusterConfig
 from ..context import CheckContext
@@ -33,6 +33,7 @@ def run(ctx: CheckContext) -> None:
         if platform is not None:
             _names(ctx, config, platform, karpenter)
             _secrets(ctx, config, platform)
+    _registry_stack(ctx)
     _root_application_path(ctx)
 
 
@@ -51,6 +52,45 @@ def _line(ctx: CheckContext, rel: str, needle: str) -> int | None:
         if needle in line:
             return number
     return None
+
+
+def block_lines(text: str, header: str) -> tuple[int, int] | None:
+    """The first and last line (1-based) of the first block whose opening line matches `header` (a regex)."""
+    lines = text.splitlines()
+    pattern = re.compile(header)
+    for start, line in enumerate(lines):
+        if pattern.search(line) and line.rstrip().endswith("{"):
+            depth = 0
+            for end in range(start, len(lines)):
+                depth += lines[end].count("{") - lines[end].count("}")
+                if depth <= 0:
+                    return start + 1, end + 1
+            return start + 1, len(lines)
+    return None
+
+
+def attribute_line(text: str, header: str, key: str) -> int | None:
+    """The line of `key = ...` inside the block opened by `header`, else the block's first line."""
+    span = block_lines(text, header)
+    if span is None:
+        return None
+    lines = text.splitlines()
+    attribute = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for number in range(span[0], span[1] + 1):
+        if attribute.match(lines[number - 1]):
+            return number
+    return span[0]
+
+
+def hcl_literal(value: Any) -> str:
+    return hcl_text(value) if isinstance(value, bool) else f'"{value}"'
+
+
+def hcl_text(value: Any) -> str:
+    """A value as HCL writes it in a file: strings unquoted (as they sit between the quotes), booleans lowercase."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def interpolate(template: Any, scope: dict[str, Any]) -> str | None:
@@ -110,27 +150,15 @@ def _stack(ctx: CheckContext, config: ClusterConfig, layer: str) -> None:
     if doc is None:
         return
     expected = {
-        "bucket": f"{config.name}-tfstate-{config.account_id}",
+        "bucket": facts.state_bucket(config),
         "key": f"{config.env}/{layer}.tfstate",
         "region": config.region,
         "use_lockfile": True,
         "encrypt": True,
     }
-    backend: dict[str, Any] = {}
-    for block in hcl.blocks(doc, "terraform"):
-        for item in block.get("backend") or []:
-            backend.update(item.get("s3") or {})
-    for key, value in expected.items():
-        if backend.get(key) != value:
-            ctx.add(
-                error(
-                    "terraform-backend",
-                    rel,
-                    f"[{config.env}] backend s3 {key} is {backend.get(key)!r}; the state of {config.env} belongs in {value!r}",
-                    f"set {key} = {value!r} (invoke tf-backend --env {config.env} creates the bucket)",
-                    _line(ctx, rel, f"{key} ") or _line(ctx, rel, "backend"),
-                )
-            )
+    _backend(ctx, rel, doc, expected, f"[{config.env}] ", f"the state of {config.env}", f"invoke tf-backend --env {config.env}")
+    if layer == "bootstrap":
+        _remote_state(ctx, config, rel, doc)
     own_file = f"clusters/{config.env}/cluster.yaml"
     if own_file not in ctx.repo.text(rel):
         ctx.add(
@@ -153,8 +181,97 @@ def _stack(ctx: CheckContext, config: ClusterConfig, layer: str) -> None:
                     f"[{config.env}] the root Application would render clusters/{environment}/, not clusters/{config.env}/",
                     f'set environment = "{config.env}" in module "argocd"',
                     _line(ctx, rel, "environment"),
+                    expected=config.env,
+                    actual=environment if isinstance(environment, str) and environment else None,
                 )
             )
+
+
+def _backend(ctx: CheckContext, rel: str, doc: dict[str, Any], expected: dict[str, Any], tag: str, whose: str, how: str) -> None:
+    """The `backend "s3"` block holds literals (Terraform reads it before any variable): each one checked."""
+    backend: dict[str, Any] = {}
+    for block in hcl.blocks(doc, "terraform"):
+        for item in block.get("backend") or []:
+            backend.update(item.get("s3") or {})
+    text = ctx.repo.text(rel)
+    for key, value in expected.items():
+        if backend.get(key) != value:
+            actual = backend.get(key)
+            ctx.add(
+                error(
+                    "terraform-backend",
+                    rel,
+                    f"{tag}backend s3 {key} is {actual!r}; {whose} belongs in {value!r}",
+                    f"set {key} = {hcl_literal(value)} ({how} creates the bucket)",
+                    attribute_line(text, r'backend\s+"s3"', key) or _line(ctx, rel, "backend"),
+                    expected=hcl_text(value),
+                    actual=hcl_text(actual) if actual is not None else None,
+                )
+            )
+
+
+def _remote_state(ctx: CheckContext, config: ClusterConfig, rel: str, doc: dict[str, Any]) -> None:
+    """The bootstrap layer reads the platform layer's outputs from where ../platform's backend keeps them."""
+    wanted = {"bucket": facts.state_bucket(config), "key": f"{config.env}/platform.tfstate", "region": config.region}
+    found: dict[str, Any] | None = None
+    for block in hcl.blocks(doc, "data"):
+        platform = (block.get("terraform_remote_state") or {}).get("platform")
+        if isinstance(platform, dict):
+            found = platform.get("config") or {}
+    if found is None:
+        return
+    scope = {f"local.cluster.{k}": v for k, v in _flat(config.data).items()}
+    text = ctx.repo.text(rel)
+    for key, value in wanted.items():
+        raw = found.get(key)
+        got = interpolate(raw, scope)
+        if got == value:
+            continue
+        literal = isinstance(raw, str) and "${" not in raw
+        ctx.add(
+            error(
+                "terraform-remote-state",
+                rel,
+                f"[{config.env}] terraform_remote_state.platform reads {key} {got if got is not None else raw!r}, "
+                f"but the platform layer keeps its state at {key} {value!r}",
+                f"derive {key} from local.cluster as terraform/stacks/dev/bootstrap/main.tf does (it evaluates to {value!r})",
+                attribute_line(text, r'data\s+"terraform_remote_state"\s+"platform"', key),
+                expected=value if literal else None,
+                actual=raw if literal else None,
+            )
+        )
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _registry_stack(ctx: CheckContext) -> None:
+    """The shared registry stack keeps its state in the registry account (invoke tf-backend --registry)."""
+    rel = facts.REGISTRY_STACK_FILE
+    readable = [e for e in ctx.repo.env_folders() if ctx.repo.cluster_file(e) not in ctx.broken_files]
+    if not readable or not ctx.repo.exists(rel):
+        return
+    registry = ctx.repo.cluster(readable[0]).get("registry") or {}  # the first by name, as the stack reads it
+    if not isinstance(registry, dict) or not registry.get("account_id") or not registry.get("region"):
+        return
+    doc = _parse(ctx, rel)
+    if doc is None:
+        return
+    stack = ClusterConfig("registry", rel, {"cluster": {"name": facts.REGISTRY_STATE_NAME}, "aws": dict(registry)})
+    expected = {
+        "bucket": facts.state_bucket(stack),
+        "key": "shared/registry.tfstate",
+        "region": str(registry["region"]),
+        "use_lockfile": True,
+        "encrypt": True,
+    }
+    _backend(ctx, rel, doc, expected, "", "the shared registry's state", "invoke tf-backend --env <env> --registry")
 
 
 def _root_application_path(ctx: CheckContext) -> None:
@@ -197,20 +314,44 @@ def _names(ctx: CheckContext, config: ClusterConfig, platform: dict[str, Any], k
                 )
             )
     if karpenter is not None:
+        role = interpolate(hcl.locals_of(karpenter).get("node_role_name"), {"var.cluster_name": config.name})
+        wanted_role = facts.facts(config)["karpenter_node_role"]
+        if role != wanted_role:
+            ctx.add(
+                error(
+                    "terraform-names",
+                    KARPENTER_MODULE,
+                    f"[{config.env}] Terraform names Karpenter's node role {role!r}; the EC2NodeClass (cluster-facts.yaml) uses {wanted_role!r}",
+                    "make both follow <cluster>-karpenter-node",
+                    _line(ctx, KARPENTER_MODULE, "node_role_name"),
+                )
+            )
         queue = interpolate(hcl.locals_of(karpenter).get("queue_name"), {"var.cluster_name": config.name})
-        for release in ctx.clusters[config.env].releases if config.env in ctx.clusters else []:
-            if release.source.chart == "karpenter":
-                wanted = (release.merged.values.get("settings") or {}).get("interruptionQueue")
-                if queue != wanted:
-                    ctx.add(
-                        error(
-                            "terraform-names",
-                            KARPENTER_MODULE,
-                            f"[{config.env}] Terraform names Karpenter's queue {queue!r}, the chart's settings.interruptionQueue is {wanted!r}",
-                            "make both follow <cluster>-karpenter",
-                            _line(ctx, KARPENTER_MODULE, "queue_name"),
-                        )
-                    )
+        entry = ctx.schemas.chart("karpenter")
+        template = entry.bindings.get("settings.interruptionQueue") if entry else None
+        wanted: Any
+        if template is not None:  # the chart's value is held to the binding by cluster-values-mismatch
+            wanted, whose = (
+                facts.expand(template, config),
+                "the binding of settings.interruptionQueue (schemas/catalog.yaml) makes",
+            )
+        else:
+            releases = ctx.clusters[config.env].releases if config.env in ctx.clusters else []
+            values = [r.merged.values for r in releases if r.source.chart == "karpenter"]
+            wanted, whose = (
+                (values[0].get("settings") or {}).get("interruptionQueue") if values else queue,
+                "the chart's settings.interruptionQueue is",
+            )
+        if queue != wanted:
+            ctx.add(
+                error(
+                    "terraform-names",
+                    KARPENTER_MODULE,
+                    f"[{config.env}] Terraform names Karpenter's queue {queue!r}; {whose} {wanted!r}",
+                    "make both follow <cluster>-karpenter",
+                    _line(ctx, KARPENTER_MODULE, "queue_name"),
+                )
+            )
 
 
 def _remote_keys(obj: dict[str, Any]) -> list[tuple[list[str | int], str]]:
@@ -246,22 +387,6 @@ def _secrets(ctx: CheckContext, config: ClusterConfig, platform: dict[str, Any])
                         file,
                         f"[{config.env}] ExternalSecret {obj.namespace}/{obj.name} reads {config.name}/{key}, which Terraform does not create",
                         f"add {key!r} to generated_secrets (or a written value) in {PLATFORM_MODULE}",
-                        line,
-                    )
-                )
-    database = f"arn:aws:rds:{config.region}:{config.account_id}:db:{config.name}-airflow"
-    for obj in cluster.of_kind("ExternalSecret"):
-        for index, item in enumerate((obj.obj.get("spec") or {}).get("dataFrom") or []):
-            tags = ((item or {}).get("find") or {}).get("tags") or {}
-            arn = tags.get("aws:rds:primaryDBInstanceArn")
-            if arn is not None and arn != database:
-                file, line = ctx.locate(obj, ["spec", "dataFrom", index, "find", "tags"])
-                ctx.add(
-                    error(
-                        "terraform-names",
-                        file,
-                        f"[{config.env}] ExternalSecret {obj.name} looks for the RDS secret of {arn}, but Terraform creates {database}",
-                        f"set the tag value to {database}",
                         line,
                     )
                 )

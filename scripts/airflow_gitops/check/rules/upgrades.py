@@ -52,7 +52,7 @@ def _visible_tags(ctx: CheckContext, file: str) -> None:
 
 
 def _holds(ctx: CheckContext) -> None:
-    for env in ctx.repo.envs:
+    for env in ctx.repo.envs_readable():
         try:
             holds.load(ctx.repo, env)
         except UsageError as exc:

@@ -27,12 +27,14 @@ locals {
   cluster = yamldecode(file("${path.module}/../../../../clusters/dev/cluster.yaml"))
 }
 
+# The platform layer's state, where its backend block puts it: bucket, key and region follow from
+# cluster.yaml here; invoke check proves them equal to ../platform's backend.
 data "terraform_remote_state" "platform" {
   backend = "s3"
   config = {
-    bucket = "airflow-dev-tfstate-111111111111"
-    key    = "dev/platform.tfstate"
-    region = "eu-west-1"
+    bucket = "${local.cluster.cluster.name}-tfstate-${local.cluster.aws.account_id}"
+    key    = "${local.cluster.environment}/platform.tfstate"
+    region = local.cluster.aws.region
   }
 }
 

@@ -27,12 +27,14 @@ locals {
   cluster = yamldecode(file("${path.module}/../../../../clusters/prod/cluster.yaml"))
 }
 
+# The platform layer's state, where its backend block puts it: bucket, key and region follow from
+# cluster.yaml here; invoke check proves them equal to ../platform's backend.
 data "terraform_remote_state" "platform" {
   backend = "s3"
   config = {
-    bucket = "airflow-prod-tfstate-333333333333"
-    key    = "prod/platform.tfstate"
-    region = "eu-west-1"
+    bucket = "${local.cluster.cluster.name}-tfstate-${local.cluster.aws.account_id}"
+    key    = "${local.cluster.environment}/platform.tfstate"
+    region = local.cluster.aws.region
   }
 }
 
