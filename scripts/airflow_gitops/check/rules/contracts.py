@@ -17,7 +17,7 @@ from ...model.findings import error
 from ...model.rendered import RenderedObject
 from ...model.repo import ClusterConfig
 from ..context import CheckContext, ClusterRender
-from . import terraform_contracts
+from . import ci_trust, terraform_contracts
 
 CLUSTER_SCHEMA = "schemas/cluster.schema.json"
 STORE_KINDS = {"SecretStore", "ClusterSecretStore"}
@@ -36,6 +36,7 @@ def run(ctx: CheckContext) -> None:
         _secret_stores(ctx, cluster)
         _workload_identities(ctx, cluster)
     terraform_contracts.run(ctx)
+    ci_trust.run(ctx)
 
 
 # --- cluster.yaml -----------------------------------------------------------------------------
