@@ -43,7 +43,12 @@ def test_only_terraform_yml_apply_jobs_can_become_an_apply_role() -> None:
     apply_roles = {r.key for r in proof.roles if r.name == "terraform-apply"}
     assert apply_roles == {"dev/terraform-apply", "staging/terraform-apply", "prod/terraform-apply", "registry/terraform-apply"}
     holders = {key for key, roles in proof.matrix().items() if roles & apply_roles}
-    assert holders == {"terraform.yml:apply-registry", "terraform.yml:apply-dev", "terraform.yml:apply-staging", "terraform.yml:apply-prod"}
+    assert holders == {
+        "terraform.yml:apply-registry",
+        "terraform.yml:apply-dev",
+        "terraform.yml:apply-staging",
+        "terraform.yml:apply-prod",
+    }
 
 
 def test_the_subjects_each_job_can_carry() -> None:
@@ -100,11 +105,20 @@ def test_a_promotion_in_the_apply_environment_is_refused(repo_copy: Path) -> Non
 
 
 def test_a_wildcard_subject_is_refused_and_shows_who_it_lets_in(repo_copy: Path) -> None:
-    _replace(repo_copy, "terraform/modules/platform/ci.tf", '"environment:${var.cluster.environment}"', '"environment:${var.cluster.environment}*"')
+    _replace(
+        repo_copy,
+        "terraform/modules/platform/ci.tf",
+        '"environment:${var.cluster.environment}"',
+        '"environment:${var.cluster.environment}*"',
+    )
     findings = ci_trust.prove(Repo(repo_copy)).findings
     wildcard = [f for f in findings if "wildcard subject 'environment:prod*'" in f.message]
     assert wildcard and wildcard[0].file == "terraform/modules/platform/ci.tf" and wildcard[0].line
-    assert any("job promote can assume prod/terraform-apply, which it does not use (environment:prod-promote matches environment:prod*)" in f.message for f in findings)
+    assert any(
+        "job promote can assume prod/terraform-apply, which it does not use (environment:prod-promote matches environment:prod*)"
+        in f.message
+        for f in findings
+    )
 
 
 def test_a_new_workflow_that_mints_tokens_on_pull_requests_is_refused(repo_copy: Path) -> None:
@@ -136,7 +150,12 @@ def test_every_role_carries_the_boundary_of_its_stack() -> None:
 
 
 def test_a_module_call_without_the_boundary_is_refused(repo_copy: Path) -> None:
-    _replace(repo_copy, "terraform/modules/platform/main.tf", "  permissions_boundary_arn = module.guardrails.permissions_boundary_arn\n", "")
+    _replace(
+        repo_copy,
+        "terraform/modules/platform/main.tf",
+        "  permissions_boundary_arn = module.guardrails.permissions_boundary_arn\n",
+        "",
+    )
     findings = ci_trust.boundaries(Repo(repo_copy))
     assert [(f.rule, f.file) for f in findings] == [("iam-boundary", "terraform/modules/platform/main.tf")]
     assert 'module "network"' in findings[0].message

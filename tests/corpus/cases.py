@@ -384,14 +384,20 @@ CASES = CASES + (
 def _promote_in_the_apply_environment(root: Path) -> str:
     # The promotion's token then carries environment:staging|prod, which the terraform-apply roles trust.
     return _replace(
-        root, ".github/workflows/promote.yml", "environment: ${{ inputs.environment }}-promote", "environment: ${{ inputs.environment }}"
+        root,
+        ".github/workflows/promote.yml",
+        "environment: ${{ inputs.environment }}-promote",
+        "environment: ${{ inputs.environment }}",
     )
 
 
 def _wildcard_trust_subject(root: Path) -> str:
     # environment:prod* admits prod-promote too: a promotion could become prod's administrator.
     return _replace(
-        root, "terraform/modules/platform/ci.tf", '"environment:${var.cluster.environment}"', '"environment:${var.cluster.environment}*"'
+        root,
+        "terraform/modules/platform/ci.tf",
+        '"environment:${var.cluster.environment}"',
+        '"environment:${var.cluster.environment}*"',
     )
 
 

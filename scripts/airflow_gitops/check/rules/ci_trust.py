@@ -19,7 +19,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import yaml
@@ -104,7 +104,7 @@ class Proof:
 def globs_intersect(a: str, b: str) -> bool:
     """Whether some string matches both IAM StringLike patterns (`*` any run, `?` one character)."""
 
-    @lru_cache(maxsize=None)
+    @cache
     def meet(i: int, j: int) -> bool:
         if i == len(a) and j == len(b):
             return True
@@ -142,7 +142,9 @@ def _parse_hcl(repo: Repo, rel: str) -> dict[str, Any] | None:
 
 
 def _roles_of(module: dict[str, Any]) -> dict[str, list[str]]:
-    roles = module.get("roles") if isinstance(module.get("roles"), dict) else {}
+    roles = module.get("roles")
+    if not isinstance(roles, dict):
+        return {}
     return {str(name): [str(s) for s in (body or {}).get("subjects") or []] for name, body in roles.items()}
 
 
@@ -180,7 +182,7 @@ def trust_roles(repo: Repo, envs: Iterable[str]) -> tuple[list[Role], list[Findi
         for name, subjects in _roles_of(module).items():
             roles.append(Role(REGISTRY, name, tuple(subjects), REGISTRY_STACK, tuple(subjects)))
     for role in roles:
-        for subject, template in zip(role.subjects, role.templates or role.subjects):
+        for subject, template in zip(role.subjects, role.templates or role.subjects, strict=True):
             if "*" in subject or "?" in subject:
                 findings.append(
                     error(
@@ -233,7 +235,8 @@ def _load_workflow(repo: Repo, rel: str) -> dict[str, Any] | None:
 
 
 def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
-    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    keys: dict[Any, Any] = dict(workflow)
+    on = keys["on"] if "on" in keys else keys.get(True)  # YAML 1.1 reads a bare `on` as true
     if isinstance(on, str):
         return {on: None}
     if isinstance(on, list):
@@ -358,7 +361,9 @@ def _needs(job: dict[str, Any], triggers: dict[str, Any], environments: list[str
                 stack, name = ROLE_VARIABLES[variable]
                 if stack is None:
                     if len(environments) != 1:
-                        problems.append(f"{variable} is an environment variable, but the job runs in {environments or 'no environment'}")
+                        problems.append(
+                            f"{variable} is an environment variable, but the job runs in {environments or 'no environment'}"
+                        )
                         continue
                     stack = environments[0]
                 needs.add(f"{stack}/{name}")
@@ -495,7 +500,10 @@ def boundaries(repo: Repo) -> list[Finding]:
             continue
         for name, body in hcl.named(doc, "module").items():
             source = str(body.get("source", "")).rstrip("/").rsplit("/", 1)[-1]
-            if source in takes_boundary and body.get("permissions_boundary_arn") != "${module.guardrails.permissions_boundary_arn}":
+            if (
+                source in takes_boundary
+                and body.get("permissions_boundary_arn") != "${module.guardrails.permissions_boundary_arn}"
+            ):
                 findings.append(
                     error(
                         "iam-boundary",
