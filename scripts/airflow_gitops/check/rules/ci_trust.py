@@ -475,15 +475,22 @@ def boundaries(repo: Repo) -> list[Finding]:
         return findings
     takes_boundary: set[str] = set()
     for rel in _tf_files(repo):
-        if rel.startswith("terraform/modules/") and rel.endswith("/variables.tf"):
+        if (
+            rel.startswith("terraform/modules/")
+            and rel.endswith("/variables.tf")
+            and "permissions_boundary_arn" in repo.text(rel)
+        ):
             doc = _parse_hcl(repo, rel)
             if doc is not None and "permissions_boundary_arn" in hcl.named(doc, "variable"):
                 takes_boundary.add(rel.split("/")[2])
     for rel in _tf_files(repo):
+        text = repo.text(rel)
+        stack = rel.startswith("terraform/stacks/") or rel.startswith("terraform/modules/platform/")
+        if '"aws_iam_role"' not in text and not (stack and "module " in text):
+            continue  # parsing is the slow part: only files that make roles or call modules
         doc = _parse_hcl(repo, rel)
         if doc is None:
             continue
-        text = repo.text(rel)
         for block in hcl.blocks(doc, "resource"):
             for name, body in (block.get("aws_iam_role") or {}).items():
                 if not (body or {}).get("permissions_boundary"):
@@ -496,7 +503,7 @@ def boundaries(repo: Repo) -> list[Finding]:
                             _line(text, f'resource "aws_iam_role" "{name}"'),
                         )
                     )
-        if not (rel.startswith("terraform/stacks/") or rel.startswith("terraform/modules/platform/")):
+        if not stack:
             continue
         for name, body in hcl.named(doc, "module").items():
             source = str(body.get("source", "")).rstrip("/").rsplit("/", 1)[-1]
