@@ -15,7 +15,7 @@ from tests.apply_jobs import STARTERS, WORKERS, ApplyJobs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # What a check needs from the repo; the rest (tests, docs, venvs) is left behind to keep copies small.
-COPIED = ("apps", "clusters", "components", "schemas", "terraform", "renovate.json")
+COPIED = (".github", "apps", "clusters", "components", "schemas", "terraform", "renovate.json")
 
 
 def git(cwd: Path, *args: str) -> str:

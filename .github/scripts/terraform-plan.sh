@@ -6,7 +6,9 @@
 #
 # Exits 0 when the plan ran (with or without changes) and 1 when init or plan failed; OUT is written either way.
 # The caller has configured AWS credentials (the environment's terraform-plan role) and, where it applies,
-# TF_VAR_admin_principal_arns.
+# TF_VAR_admin_principal_arns. The plan compares the configuration with the state as recorded
+# (-refresh=false): reading every resource back would need calls that return secrets (a secret version's
+# value, a user pool client), which the plan role is denied. Drift shows in the apply job's plan.
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -22,7 +24,7 @@ limit=50000
 
 status=0
 if terraform -chdir="$dir" init -input=false -no-color -reconfigure >"$log" 2>&1; then
-  terraform -chdir="$dir" plan -input=false -no-color -lock-timeout=5m -detailed-exitcode >"$log" 2>&1 || status=$?
+  terraform -chdir="$dir" plan -input=false -no-color -refresh=false -lock-timeout=5m -detailed-exitcode >"$log" 2>&1 || status=$?
 else
   status=1
 fi

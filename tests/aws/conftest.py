@@ -67,9 +67,13 @@ class Moto:
         finally:
             self._set_auth_count("inf")
 
-    def client(self, service: str, key: str = "test", secret: str = "test", account: str | None = None) -> Any:
+    def client(
+        self, service: str, key: str = "test", secret: str = "test", account: str | None = None, session_token: str | None = None
+    ) -> Any:
         """A boto3 client; `account` sends moto's x-moto-account-id (honoured only without MOTO_ACCOUNT_ID)."""
-        session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=DEV_REGION)
+        session = boto3.session.Session(
+            aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=session_token, region_name=DEV_REGION
+        )
         client = session.client(service, endpoint_url=self.url)  # type: ignore[call-overload]
         if account:
 
@@ -87,6 +91,25 @@ class Moto:
         iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+    def role_session(self, name: str, statements: list[dict[str, Any]], account: str = DEV_ACCOUNT) -> dict[str, str]:
+        """A role of the account with one inline policy (`<name>-policy`, replaced by a later call), and
+        the variables of a session of it, as one has after assuming it."""
+        iam = self.client("iam")
+        trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        policy = {"Version": "2012-10-17", "Statement": statements}
+        iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+        role_arn = f"arn:aws:iam::{account}:role/{name}"
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="pytest")["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
 
 
 def _free_port() -> int:

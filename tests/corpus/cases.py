@@ -405,3 +405,35 @@ CASES = CASES + (
 
 # --- one source per fact (tests/corpus/fact_cases.py) -------------------------------------------------
 CASES = CASES + tuple(Case(*case) for case in FACT_CASES)
+
+
+# --- who may become which AWS role (rules ci-trust and iam-boundary) -----------------------------------
+def _promote_in_the_apply_environment(root: Path) -> str:
+    # The promotion's token then carries environment:staging|prod, which the terraform-apply roles trust.
+    return _replace(
+        root,
+        ".github/workflows/promote.yml",
+        "environment: ${{ inputs.environment }}-promote",
+        "environment: ${{ inputs.environment }}",
+    )
+
+
+def _wildcard_trust_subject(root: Path) -> str:
+    # environment:prod* admits prod-promote too: a promotion could become prod's administrator.
+    return _replace(
+        root,
+        "terraform/modules/platform/ci.tf",
+        '"environment:${var.cluster.environment}"',
+        '"environment:${var.cluster.environment}*"',
+    )
+
+
+def _role_without_boundary(root: Path) -> str:
+    return _replace(root, "terraform/modules/network/main.tf", "  permissions_boundary = var.permissions_boundary_arn\n", "")
+
+
+CASES = CASES + (
+    Case("promote-job-in-the-apply-environment", "ci-trust", _promote_in_the_apply_environment, "dev"),
+    Case("wildcard-trust-subject", "ci-trust", _wildcard_trust_subject, "dev"),
+    Case("role-without-permissions-boundary", "iam-boundary", _role_without_boundary, "dev"),
+)

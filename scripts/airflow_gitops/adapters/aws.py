@@ -23,6 +23,7 @@ from ..model.findings import UsageError
 from ..model.repo import ClusterConfig
 
 if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -93,6 +94,9 @@ class AwsAccount:
 
     def secretsmanager(self) -> SecretsManagerClient:
         return self.session.client("secretsmanager", region_name=self.region)
+
+    def kms(self) -> KMSClient:
+        return self.session.client("kms", region_name=self.region)
 
 
 def _expected(cluster: ClusterConfig) -> tuple[str, str]:

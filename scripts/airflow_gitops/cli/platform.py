@@ -28,6 +28,8 @@ def tf_backend(env: str, cwd: Path | None = None, registry: bool = False) -> int
     for step in plan.steps:
         table.add_row(step.setting, step.wanted, step.change.done)
     console.print(table)
+    if plan.principals is not None:
+        print(f"{plan.alias} = {plan.key_arn}; bucket and key admit only {', '.join(plan.principals.all)}")
     if plan.changes:
         print(f"s3://{plan.bucket}: {len(plan.changes)} of {len(plan.steps)} settings created or updated")
     else:

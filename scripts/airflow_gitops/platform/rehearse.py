@@ -34,6 +34,7 @@ from ..model.repo import ClusterConfig, Repo
 from ..releases.promote import app_files, image_move, route, route_pins
 from ..upgrades.pins import collect_file
 from . import emulated_apply
+from .state_backend import registry_stack
 
 PLATFORM_STACK = "terraform/stacks/{env}/platform"
 REGISTRY_STACK = "terraform/stacks/shared/registry"
@@ -182,20 +183,48 @@ def create_dns_zone(accounts: Accounts, zone: str) -> str:
     return str(created["HostedZone"]["Id"]).rsplit("/", 1)[-1]
 
 
-def drop_transport_condition(account: EmulatedAccount, region: str, bucket: str) -> int:
-    """Remove the statements conditioned on aws:SecureTransport from a bucket policy in the emulator.
+def drop_conditioned_denies(account: EmulatedAccount, region: str, bucket: str) -> int:
+    """Remove the Deny statements that carry a condition from a bucket policy in the emulator.
 
     moto 5 evaluates a statement whose condition it has no value for as matching, so the state
-    bucket's "deny insecure transport" would refuse every request, TLS or not. AWS does not."""
+    bucket's "deny insecure transport" and "deny every principal but the plan, apply and break-glass
+    roles" would refuse every object request, whoever makes it, over TLS or not. AWS does not."""
     s3 = account.client("s3", region)
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     statements = policy.get("Statement", [])
-    kept = [s for s in statements if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
+    kept = [s for s in statements if not (s.get("Effect") == "Deny" and s.get("Condition"))]
     if kept:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({**policy, "Statement": kept}))
     else:
         s3.delete_bucket_policy(Bucket=bucket)
     return len(statements) - len(kept)
+
+
+def break_glass_environment(account: EmulatedAccount, region: str, stack: ClusterConfig) -> dict[str, str]:
+    """The account's environment with a session of the stack's break-glass role, the one tf-backend
+    writes as; the role is made in the emulator first (in AWS it exists before the platform)."""
+    name = str(stack.get("aws.break_glass_role") or "")
+    if not name:
+        raise StepFailed(f"{stack.file}: no break_glass_role for {stack.name}; tf-backend needs one")
+    iam = account.client("iam", region)
+    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account.account_id}:root"}, "Action": "sts:AssumeRole"}
+    path, _, role = name.rpartition("/")
+    try:
+        iam.create_role(
+            RoleName=role,
+            Path=f"/{path}/" if path else "/",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+        )
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    arn = f"arn:aws:iam::{account.account_id}:role/{name}"
+    credentials = account.client("sts", region).assume_role(RoleArn=arn, RoleSessionName="rehearse")["Credentials"]
+    return {
+        **account.environment(region),
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
 
 
 def image_manifest(tag: str) -> tuple[str, str]:
@@ -383,7 +412,7 @@ def _run_steps(run: Rehearsal, emulators: ExitStack, target: str) -> None:
     clone = run.step("workspace", lambda: _clone(run.repo.root, workspace))
     zone = str(cluster.get("dns.zone"))
     run.step("dns zone", lambda: (None, f"public zone {zone} ({create_dns_zone(accounts, zone)})"))
-    run.step("tf-backend", lambda: (None, _backends(clone, run.env, accounts)))
+    run.step("tf-backend", lambda: (None, _backends(clone, cluster, accounts)))
     tf = terraform.environment()
     stacks = [
         Stack(
@@ -443,18 +472,26 @@ def _clone(root: Path, workspace: Path) -> tuple[Path, str]:
     return clone, f"scratch clone of {what}"
 
 
-def _backends(clone: Path, env: str, accounts: Accounts) -> str:
+def _backends(clone: Path, cluster: ClusterConfig, accounts: Accounts) -> str:
     buckets = []
     runs = (
-        (["tf-backend", "--env", env], accounts.env, accounts.region),
-        (["tf-backend", "--env", env, "--registry"], accounts.registry, accounts.registry_region),
+        (["tf-backend", "--env", cluster.env], cluster, accounts.env, accounts.region),
+        (
+            ["tf-backend", "--env", cluster.env, "--registry"],
+            registry_stack(cluster),
+            accounts.registry,
+            accounts.registry_region,
+        ),
     )
-    for args, account, region in runs:
-        output = run_task(clone, args, account.environment(region))
+    for args, stack, account, region in runs:
+        output = run_task(clone, args, break_glass_environment(account, region, stack))
         for bucket in re.findall(r"^s3://(\S+):", output, flags=re.MULTILINE):
-            drop_transport_condition(account, region, bucket)
+            drop_conditioned_denies(account, region, bucket)
             buckets.append(f"s3://{bucket}")
-    return f"{', '.join(buckets)} (in the emulator without the TLS-only statement, which moto cannot evaluate)"
+    return (
+        f"{', '.join(buckets)}, each with its KMS key, as the break-glass role (in the emulator without the "
+        "conditioned denies of the bucket policy, which moto cannot evaluate)"
+    )
 
 
 def _apply(stack: Stack, applied: list[Stack]) -> tuple[None, str]:

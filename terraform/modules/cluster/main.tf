@@ -199,9 +199,10 @@ resource "aws_cloudwatch_log_group" "cluster" {
 }
 
 resource "aws_iam_role" "cluster" {
-  name               = "${var.name}-cluster"
-  description        = "EKS control plane of ${var.name}"
-  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = local.cluster_assume_role_statements })
+  name                 = "${var.name}-cluster"
+  description          = "EKS control plane of ${var.name}"
+  assume_role_policy   = jsonencode({ Version = "2012-10-17", Statement = local.cluster_assume_role_statements })
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -401,9 +402,10 @@ resource "aws_vpc_security_group_ingress_rule" "cluster_from_nodes" {
 ################################################################################
 
 resource "aws_iam_role" "node" {
-  name               = "${var.name}-system-node"
-  description        = "Nodes of the system managed node group of ${var.name}"
-  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = local.node_assume_role_statements })
+  name                 = "${var.name}-system-node"
+  description          = "Nodes of the system managed node group of ${var.name}"
+  assume_role_policy   = jsonencode({ Version = "2012-10-17", Statement = local.node_assume_role_statements })
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -542,9 +544,10 @@ resource "aws_eks_addon" "after_nodes" {
 ################################################################################
 
 resource "aws_iam_role" "ebs_csi" {
-  name               = "${var.name}-ebs-csi-controller"
-  description        = "EBS CSI driver controller (${local.ebs_csi_namespace}/${local.ebs_csi_service_account}) of ${var.name}"
-  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = local.ebs_csi_assume_role_statements })
+  name                 = "${var.name}-ebs-csi-controller"
+  description          = "EBS CSI driver controller (${local.ebs_csi_namespace}/${local.ebs_csi_service_account}) of ${var.name}"
+  assume_role_policy   = jsonencode({ Version = "2012-10-17", Statement = local.ebs_csi_assume_role_statements })
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

@@ -198,9 +198,10 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_iam_role" "monitoring" {
   count = local.monitoring_enabled ? 1 : 0
 
-  name               = "${var.identifier}-rds-monitoring"
-  description        = "Enhanced Monitoring of RDS ${var.identifier}"
-  assume_role_policy = jsonencode(local.monitoring_trust_policy)
+  name                 = "${var.identifier}-rds-monitoring"
+  description          = "Enhanced Monitoring of RDS ${var.identifier}"
+  assume_role_policy   = jsonencode(local.monitoring_trust_policy)
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

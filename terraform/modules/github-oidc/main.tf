@@ -45,6 +45,7 @@ resource "aws_iam_role" "this" {
   name                 = "${var.name_prefix}-${each.key}"
   description          = "Assumed by GitHub Actions of ${var.repository} (${join(", ", each.value.subjects)})"
   assume_role_policy   = local.trust_policies[each.key]
+  permissions_boundary = var.permissions_boundary_arn
   max_session_duration = each.value.max_session_duration
   tags                 = var.tags
 }

@@ -321,9 +321,10 @@ locals {
 ################################################################################
 
 resource "aws_iam_role" "node" {
-  name               = local.node_role_name
-  description        = "Nodes that Karpenter launches for EKS cluster ${var.cluster_name}"
-  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = local.node_assume_role_statements })
+  name                 = local.node_role_name
+  description          = "Nodes that Karpenter launches for EKS cluster ${var.cluster_name}"
+  assume_role_policy   = jsonencode({ Version = "2012-10-17", Statement = local.node_assume_role_statements })
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }
@@ -386,9 +387,10 @@ resource "aws_cloudwatch_event_target" "interruption" {
 ################################################################################
 
 resource "aws_iam_role" "controller" {
-  name               = local.controller_role_name
-  description        = "Karpenter controller (${var.namespace}/${var.service_account}) of EKS cluster ${var.cluster_name}"
-  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = local.controller_assume_role_statements })
+  name                 = local.controller_role_name
+  description          = "Karpenter controller (${var.namespace}/${var.service_account}) of EKS cluster ${var.cluster_name}"
+  assume_role_policy   = jsonencode({ Version = "2012-10-17", Statement = local.controller_assume_role_statements })
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

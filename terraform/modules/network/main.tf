@@ -311,9 +311,10 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
 }
 
 resource "aws_iam_role" "flow_logs" {
-  name               = "${var.name}-vpc-flow-logs"
-  description        = "Lets VPC Flow Logs write the flow log group of ${var.name}"
-  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = local.flow_log_assume_role_statements })
+  name                 = "${var.name}-vpc-flow-logs"
+  description          = "Lets VPC Flow Logs write the flow log group of ${var.name}"
+  assume_role_policy   = jsonencode({ Version = "2012-10-17", Statement = local.flow_log_assume_role_statements })
+  permissions_boundary = var.permissions_boundary_arn
 
   tags = var.tags
 }

@@ -36,16 +36,18 @@ locals {
 module "network" {
   source = "../network"
 
-  name               = local.name
-  vpc_cidr           = var.cluster.network.vpc_cidr
-  availability_zones = var.cluster.network.availability_zones
-  single_nat_gateway = var.cluster.network.single_nat_gateway
-  tags               = local.tags
+  permissions_boundary_arn = module.guardrails.permissions_boundary_arn
+  name                     = local.name
+  vpc_cidr                 = var.cluster.network.vpc_cidr
+  availability_zones       = var.cluster.network.availability_zones
+  single_nat_gateway       = var.cluster.network.single_nat_gateway
+  tags                     = local.tags
 }
 
 module "cluster" {
   source = "../cluster"
 
+  permissions_boundary_arn     = module.guardrails.permissions_boundary_arn
   name                         = local.name
   kubernetes_version           = var.cluster.cluster.kubernetes_version
   vpc_id                       = module.network.vpc_id
@@ -59,15 +61,17 @@ module "cluster" {
 module "karpenter" {
   source = "../karpenter"
 
-  cluster_name    = module.cluster.cluster_name
-  namespace       = local.karpenter_identity.namespace
-  service_account = local.karpenter_identity.service_account
-  tags            = local.tags
+  permissions_boundary_arn = module.guardrails.permissions_boundary_arn
+  cluster_name             = module.cluster.cluster_name
+  namespace                = local.karpenter_identity.namespace
+  service_account          = local.karpenter_identity.service_account
+  tags                     = local.tags
 }
 
 module "database" {
   source = "../database"
 
+  permissions_boundary_arn   = module.guardrails.permissions_boundary_arn
   identifier                 = local.database_name
   instance_class             = var.cluster.database.instance_class
   allocated_storage_gb       = var.cluster.database.allocated_storage_gb
@@ -119,7 +123,8 @@ module "identity" {
 module "workload_iam" {
   source = "../workload-iam"
 
-  cluster_name = module.cluster.cluster_name
+  permissions_boundary_arn = module.guardrails.permissions_boundary_arn
+  cluster_name             = module.cluster.cluster_name
   workloads = {
     for key, w in local.workloads : key => {
       namespace       = w.namespace

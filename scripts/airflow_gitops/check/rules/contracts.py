@@ -16,7 +16,7 @@ from ...model.facts import expand, template_complete
 from ...model.findings import UsageError, error
 from ...model.rendered import RenderedObject
 from ..context import CheckContext, ClusterRender
-from . import cluster_facts, terraform_contracts
+from . import ci_trust, cluster_facts, terraform_contracts
 
 CLUSTER_SCHEMA = "schemas/cluster.schema.json"
 STORE_KINDS = {"SecretStore", "ClusterSecretStore"}
@@ -36,6 +36,7 @@ def run(ctx: CheckContext) -> None:
         _workload_identities(ctx, cluster)
         _freeze_windows(ctx, cluster)
     terraform_contracts.run(ctx)
+    ci_trust.run(ctx)
     cluster_facts.run(ctx)  # last: it leaves alone the lines the rules above already named
 
 

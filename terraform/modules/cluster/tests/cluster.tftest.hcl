@@ -307,3 +307,16 @@ run "warns_when_defaults_do_not_fit_the_version" {
 
   expect_failures = [check.addon_versions_fit_kubernetes_version]
 }
+
+run "every_role_carries_the_boundary_and_the_prefix" {
+  command = plan
+
+  variables {
+    permissions_boundary_arn = "arn:aws:iam::111111111111:policy/airflow-dev-permissions-boundary"
+  }
+
+  assert {
+    condition     = alltrue([for r in [aws_iam_role.cluster, aws_iam_role.node, aws_iam_role.ebs_csi] : r.permissions_boundary == "arn:aws:iam::111111111111:policy/airflow-dev-permissions-boundary" && startswith(r.name, "airflow-dev-")])
+    error_message = "Every role of the module must carry the platform's permissions boundary and its name prefix airflow-dev-."
+  }
+}

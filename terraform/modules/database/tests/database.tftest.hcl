@@ -265,3 +265,16 @@ run "rejects_bad_names_and_sizes" {
 
   expect_failures = [var.identifier, var.engine_version, var.max_allocated_storage_gb]
 }
+
+run "every_role_carries_the_boundary_and_the_prefix" {
+  command = plan
+
+  variables {
+    permissions_boundary_arn = "arn:aws:iam::111111111111:policy/airflow-prod-permissions-boundary"
+  }
+
+  assert {
+    condition     = alltrue([for r in [aws_iam_role.monitoring[0]] : r.permissions_boundary == "arn:aws:iam::111111111111:policy/airflow-prod-permissions-boundary" && startswith(r.name, "airflow-prod-")])
+    error_message = "Every role of the module must carry the platform's permissions boundary and its name prefix airflow-prod-."
+  }
+}

@@ -22,11 +22,13 @@ variables {
       subjects           = ["ref:refs/heads/main", "ref:refs/tags/v*"]
       inline_policy_json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"ecr:GetAuthorizationToken\",\"Resource\":\"*\"}]}"
     }
-    terraform-plan = {
-      subjects            = ["pull_request"]
-      managed_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    terraform-apply = {
+      subjects            = ["environment:prod"]
+      managed_policy_arns = ["arn:aws:iam::aws:policy/AdministratorAccess"]
     }
   }
+  name_prefix              = "airflow-prod-github"
+  permissions_boundary_arn = "arn:aws:iam::444444444444:policy/airflow-prod-permissions-boundary"
 }
 
 run "roles_trust_only_their_subjects" {
@@ -38,7 +40,7 @@ run "roles_trust_only_their_subjects" {
   }
 
   assert {
-    condition     = toset(keys(aws_iam_role.this)) == toset(["image-push", "terraform-plan"]) && aws_iam_role.this["image-push"].name == "github-image-push"
+    condition     = toset(keys(aws_iam_role.this)) == toset(["image-push", "terraform-apply"]) && aws_iam_role.this["image-push"].name == "airflow-prod-github-image-push"
     error_message = "One role per entry, named <name_prefix>-<role>."
   }
 
@@ -51,12 +53,17 @@ run "roles_trust_only_their_subjects" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role.this["terraform-plan"].assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    condition     = jsondecode(aws_iam_role.this["terraform-apply"].assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
     error_message = "The token's audience must be STS."
   }
 
   assert {
-    condition     = toset(keys(aws_iam_role_policy.this)) == toset(["image-push"]) && toset(keys(aws_iam_role_policy_attachment.this)) == toset(["terraform-plan|arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    condition     = alltrue([for r in aws_iam_role.this : r.permissions_boundary == "arn:aws:iam::444444444444:policy/airflow-prod-permissions-boundary" && startswith(r.name, "airflow-prod-")])
+    error_message = "Every role must carry the given permissions boundary and the name prefix."
+  }
+
+  assert {
+    condition     = toset(keys(aws_iam_role_policy.this)) == toset(["image-push"]) && toset(keys(aws_iam_role_policy_attachment.this)) == toset(["terraform-apply|arn:aws:iam::aws:policy/AdministratorAccess"])
     error_message = "Inline policies and managed attachments go only to the roles that name them."
   }
 }

@@ -285,3 +285,16 @@ run "rejects_more_zones_than_the_region_has" {
 
   expect_failures = [aws_vpc.this]
 }
+
+run "every_role_carries_the_boundary_and_the_prefix" {
+  command = plan
+
+  variables {
+    permissions_boundary_arn = "arn:aws:iam::111111111111:policy/airflow-dev-permissions-boundary"
+  }
+
+  assert {
+    condition     = alltrue([for r in [aws_iam_role.flow_logs] : r.permissions_boundary == "arn:aws:iam::111111111111:policy/airflow-dev-permissions-boundary" && startswith(r.name, "airflow-dev-")])
+    error_message = "Every role of the module must carry the platform's permissions boundary and its name prefix airflow-dev-."
+  }
+}

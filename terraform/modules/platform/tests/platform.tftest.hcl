@@ -20,6 +20,11 @@ mock_provider "aws" {
   mock_data "aws_route53_zone" {
     defaults = { arn = "arn:aws:route53:::hostedzone/Z0000000000000000000", zone_id = "Z0000000000000000000" }
   }
+  # The one managed policy the platform makes is the guard rails' boundary.
+  mock_resource "aws_iam_policy" {
+    override_during = plan
+    defaults        = { arn = "arn:aws:iam::111111111111:policy/airflow-dev-permissions-boundary" }
+  }
 }
 
 run "dev" {
@@ -94,6 +99,54 @@ run "dev" {
   assert {
     condition     = output.pod_identity_associations["karpenter"].namespace == "kube-system" && output.pod_identity_associations["external-secrets"].service_account == "external-secrets"
     error_message = "Pod Identity associations must bind the namespaces and service accounts that cluster.yaml names."
+  }
+}
+
+run "ci_roles_behind_the_guard_rails" {
+  command = plan
+
+  variables {
+    cluster = yamldecode(file("../../../clusters/dev/cluster.yaml"))
+  }
+
+  assert {
+    condition = (
+      module.ci_roles.roles["terraform-plan"].subjects == tolist(["pull_request"]) && length(module.ci_roles.roles["terraform-plan"].managed_policy_arns) == 0
+    )
+    error_message = "The plan role trusts pull requests and has no managed policy (no ReadOnlyAccess): its inline policy is all it may do."
+  }
+
+  assert {
+    condition = (
+      module.ci_roles.roles["terraform-apply"].subjects == tolist(["environment:dev"])
+      && module.ci_roles.roles["terraform-apply"].managed_policy_arns == tolist(["arn:aws:iam::aws:policy/AdministratorAccess"])
+    )
+    error_message = "The apply role trusts the environment's GitHub environment only (no promotion environment), and administers inside the boundary."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in values(module.ci_roles.roles) : r.permissions_boundary == "arn:aws:iam::111111111111:policy/airflow-dev-permissions-boundary" && startswith(r.name, "airflow-dev-github-")
+    ]) && module.guardrails.permissions_boundary_arn == "arn:aws:iam::111111111111:policy/airflow-dev-permissions-boundary"
+    error_message = "Every CI role, the apply role included, carries the platform's boundary and name prefix."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in jsondecode(module.guardrails.plan_policy_json).Statement : flatten([s.Action]) if s.Effect == "Deny"
+      ])) == toset([
+      "secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue",
+      "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:GetParameters", "ssm:GetParametersByPath",
+      "kms:Decrypt", "cognito-idp:DescribeUserPoolClient", "s3:GetObject",
+    ])
+    error_message = "The plan role is denied secret values, decrypted parameters, the user pool client and every object but the state."
+  }
+
+  assert {
+    condition = one([for s in jsondecode(module.guardrails.plan_policy_json).Statement : s.NotResource if s.Sid == "NoObjectButTheState"]) == [
+      "arn:aws:s3:::airflow-dev-tfstate-111111111111/dev/*.tfstate", "arn:aws:s3:::airflow-dev-tfstate-111111111111/dev/*.tflock",
+    ]
+    error_message = "The plan role reads dev's state objects and lock files in dev's state bucket, and no other object."
   }
 }
 

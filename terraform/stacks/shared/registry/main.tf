@@ -48,10 +48,15 @@ module "registry" {
   pull_account_ids = local.pull_accounts
 }
 
-# The roles of the image and promote workflows (.github/README.md). Pushing is for main and release
-# tags; reading tags, digests and scan findings is for promotions, run in a protected environment.
+# The roles of this stack's own plan and apply, and of the image and promote workflows
+# (.github/README.md). Each trusts the subjects of one workflow's job: pull requests (plan), the GitHub
+# environment `registry` (terraform.yml's apply-registry), `image` (image.yml's build, deployed from main
+# and protected v* tags) and `<env>-promote` (promote.yml, into staging and prod). invoke check (rule
+# ci-trust) proves from the workflows that no other job's token carries one of these subjects.
 locals {
   github_repository = regex("github\\.com[/:]([^/]+/[^/]+?)(?:\\.git)?/?$", local.clusters[sort(keys(local.clusters))[0]].gitops.repo_url)[0]
+  name              = "airflow-registry"
+  ci_role_prefix    = "${local.name}-github"
   push_actions = [
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
@@ -63,6 +68,7 @@ locals {
     "ecr:UploadLayerPart",
   ]
   ecr_policy = {
+    # A promotion reads a tag's digest and its scan findings: nothing else.
     for name, actions in { image-push = local.push_actions, image-read = ["ecr:DescribeImages", "ecr:DescribeImageScanFindings"] } :
     name => jsonencode({
       Version = "2012-10-17"
@@ -75,19 +81,37 @@ locals {
   }
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+module "guardrails" {
+  source = "../../../modules/guardrails"
+
+  name             = local.name
+  state_bucket     = "${local.name}-tfstate-${data.aws_caller_identity.current.account_id}"
+  state_key_prefix = "shared/"
+  ci_role_prefix   = local.ci_role_prefix
+}
+
 module "ci_roles" {
   source = "../../../modules/github-oidc"
 
-  repository  = local.github_repository
-  name_prefix = "airflow-registry-github"
+  repository               = local.github_repository
+  name_prefix              = local.ci_role_prefix
+  permissions_boundary_arn = module.guardrails.permissions_boundary_arn
   roles = {
-    image-push = { subjects = ["ref:refs/heads/main", "ref:refs/tags/v*"], inline_policy_json = local.ecr_policy["image-push"] }
-    image-read = { subjects = ["environment:staging", "environment:prod"], inline_policy_json = local.ecr_policy["image-read"] }
+    terraform-plan = { subjects = ["pull_request"], inline_policy_json = module.guardrails.plan_policy_json }
+    terraform-apply = {
+      subjects            = ["environment:registry"]
+      managed_policy_arns = ["arn:${data.aws_partition.current.partition}:iam::aws:policy/AdministratorAccess"]
+    }
+    image-push = { subjects = ["environment:image"], inline_policy_json = local.ecr_policy["image-push"] }
+    image-read = { subjects = ["environment:staging-promote", "environment:prod-promote"], inline_policy_json = local.ecr_policy["image-read"] }
   }
 }
 
 output "ci_role_arns" {
-  description = "Roles of the image and promote workflows (AWS_IMAGE_PUSH_ROLE_ARN, AWS_IMAGE_READ_ROLE_ARN)."
+  description = "Roles of the registry's plan and apply and of the image and promote workflows (AWS_PLAN_ROLE_ARN_REGISTRY, the registry environment's AWS_APPLY_ROLE_ARN, AWS_IMAGE_PUSH_ROLE_ARN, AWS_IMAGE_READ_ROLE_ARN)."
   value       = module.ci_roles.role_arns
 }
 

@@ -27,9 +27,8 @@ variables {
   name_prefix          = "airflow-dev-github"
   roles = {
     terraform-plan = {
-      subjects            = ["pull_request"]
-      managed_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
-      inline_policy_json  = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"StateLockFile\",\"Effect\":\"Allow\",\"Action\":[\"s3:PutObject\",\"s3:DeleteObject\"],\"Resource\":\"arn:aws:s3:::airflow-dev-tfstate-111111111111/dev/*.tflock\"}]}"
+      subjects           = ["pull_request"]
+      inline_policy_json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"StateLockFile\",\"Effect\":\"Allow\",\"Action\":[\"s3:PutObject\",\"s3:DeleteObject\"],\"Resource\":\"arn:aws:s3:::airflow-dev-tfstate-111111111111/dev/*.tflock\"}]}"
     }
     terraform-apply = {
       subjects            = ["environment:dev"]
@@ -61,7 +60,7 @@ run "apply" {
   }
 
   assert {
-    condition     = toset([for a in aws_iam_role_policy_attachment.this : "${a.role}|${a.policy_arn}"]) == toset(["airflow-dev-github-terraform-plan|arn:aws:iam::aws:policy/ReadOnlyAccess", "airflow-dev-github-terraform-apply|arn:aws:iam::aws:policy/AdministratorAccess"])
+    condition     = toset([for a in aws_iam_role_policy_attachment.this : "${a.role}|${a.policy_arn}"]) == toset(["airflow-dev-github-terraform-apply|arn:aws:iam::aws:policy/AdministratorAccess"])
     error_message = "Each role must get exactly its managed policies."
   }
 
