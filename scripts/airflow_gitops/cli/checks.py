@@ -21,6 +21,8 @@ def check(
     render_charts: bool = False,
     require_render: bool = False,
     chart_cache: str | None = None,
+    kubernetes_version: str | None = None,
+    base: str | None = None,
 ) -> int:
     from ..check import run_check
     from ..model.repo import Repo
@@ -31,7 +33,15 @@ def check(
     repo = Repo.discover(cwd)
     charts = chart_renderer(chart_cache) if render_charts or all_tools or require_render else None
     try:
-        result = run_check(repo, env, include_slow=all_tools, charts=charts, require_render=require_render)
+        result = run_check(
+            repo,
+            env,
+            include_slow=all_tools,
+            charts=charts,
+            require_render=require_render,
+            kubernetes_version=kubernetes_version,
+            base_ref=base,
+        )
     finally:
         if charts is not None:
             charts.source.session.close()
@@ -127,7 +137,7 @@ def ci(base: str | None, skip_tests: bool, cwd: Path | None = None) -> int:
         repo.root,
         ref,
         skip_tests,
-        check=lambda: guarded(lambda: check(None, True, "table", repo.root)),
+        check=lambda: guarded(lambda: check(None, True, "table", repo.root, base=ref)),
         diff=lambda: guarded(lambda: diff(ref, None, "markdown", repo.root)),
     )
     outcomes = workflow.run_steps(steps, console)

@@ -83,6 +83,19 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
     return entries
 
 
+def bundled_kubernetes_versions() -> list[str]:
+    """The Kubernetes minors whose schemas kubernetes-validate bundles, oldest first ('1.25', ...)."""
+    base = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    found = []
+    for entry in base.iterdir():
+        if entry.name.endswith("-local-strict"):
+            try:
+                found.append(Version(entry.name[1:].split("-")[0]))
+            except InvalidVersion:
+                continue
+    return [f"{v.major}.{v.minor}" for v in sorted(set(found))]
+
+
 def kube_minor(version: str) -> str:
     """'1.34' or 'v1.34.2' -> '1.34'."""
     parts = version.lstrip("v").split(".")
@@ -102,17 +115,32 @@ def strict(schema: Any) -> Any:
     out = {key: strict(value) for key, value in schema.items()}
     if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
         out["additionalProperties"] = False
+    if out.get("nullable") is True:
+        # OpenAPI's nullable is not JSON Schema: a null is valid where the schema says so
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
     return out
 
 
-def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], dict[str, Any]]]:
+@dataclass(frozen=True)
+class CrdVersion:
+    """One served version of a CRD: its schema as written, and whether status is a subresource."""
+
+    schema: dict[str, Any]
+    status_subresource: bool
+
+
+def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], CrdVersion]]:
     spec = doc.get("spec") or {}
     group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
     out = []
     for version in spec.get("versions") or []:
         schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
+        status = "status" in ((version.get("subresources") or {}) or {})
         if version.get("served", True):
-            out.append(((group, version.get("name", ""), kind), strict(schema)))
+            out.append(((group, version.get("name", ""), kind), CrdVersion(schema, status)))
     return out
 
 
@@ -121,7 +149,7 @@ class SchemaStore:
     """Loads each schema file once per run and hands out reusable validators."""
 
     root: Path
-    _crd_dirs: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = field(default_factory=dict)
+    _crd_dirs: dict[str, dict[tuple[str, str, str], CrdVersion]] = field(default_factory=dict)
     _validators: dict[Any, Validator] = field(default_factory=dict)
     _builtin_registry: dict[str, tuple[Path, referencing.Registry[Any]]] = field(default_factory=dict)
 
@@ -134,9 +162,9 @@ class SchemaStore:
         return self.catalog.get(name)
 
     # --- custom resources -------------------------------------------------------------------
-    def crds_in(self, rel_dir: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    def crds_in(self, rel_dir: str) -> dict[tuple[str, str, str], CrdVersion]:
         if rel_dir not in self._crd_dirs:
-            index: dict[tuple[str, str, str], dict[str, Any]] = {}
+            index: dict[tuple[str, str, str], CrdVersion] = {}
             for file in sorted((self.root / rel_dir).glob("*.yaml")):
                 for doc in yamlio.load_all(file.read_text(encoding="utf-8")):
                     if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
@@ -147,11 +175,14 @@ class SchemaStore:
     def crd_validator(self, rel_dir: str, gvk: tuple[str, str, str]) -> Validator | None:
         key = ("crd", rel_dir, gvk)
         if key not in self._validators:
-            schema = self.crds_in(rel_dir).get(gvk)
-            if schema is None:
+            version = self.crds_in(rel_dir).get(gvk)
+            if version is None:
                 return None
-            self._validators[key] = jsonschema.Draft7Validator(schema)
+            self._validators[key] = jsonschema.Draft7Validator(strict(version.schema))
         return self._validators[key]
+
+    def crd_version(self, rel_dir: str, gvk: tuple[str, str, str]) -> CrdVersion | None:
+        return self.crds_in(rel_dir).get(gvk)
 
     # --- chart values -----------------------------------------------------------------------
     def values_validator(self, rel_file: str) -> Validator:
