@@ -436,7 +436,7 @@ def to_cel(value: Any, node: Node | None, root: bool = False) -> Any:
             for name in ("apiVersion", "kind"):
                 if name in value:
                     out[name] = _plain(value[name])
-            meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            meta: dict[str, Any] = value["metadata"] if isinstance(value.get("metadata"), dict) else {}
             out["metadata"] = {k: _plain(meta[k]) for k in ("name", "generateName") if k in meta}
         return out
     if isinstance(value, list):
@@ -539,7 +539,7 @@ class Evaluation:
         if rule.message_program is not None:
             try:
                 result = rule.message_program.eval(data=data)
-                text = result.value()
+                text = result.value() if result.type() != cel.Type.ERROR else None
             except Exception:  # noqa: BLE001 - the API server falls back to the message as well
                 text = None
             if isinstance(text, str) and text.strip() and "\n" not in text:

@@ -98,7 +98,8 @@ def find(text: str, pattern: str) -> str:
 def find_all(text: str, pattern: str, limit: int = -1) -> list[str]:
     """Successive non-overlapping matches as Go's FindAllString returns them: an empty match right
     after the previous match is left out, and a limit >= 0 caps the count."""
-    regex, out, pos, previous_end = _regex(pattern), [], 0, -1
+    regex, pos, previous_end = _regex(pattern), 0, -1
+    out: list[str] = []
     while pos <= len(text) and (limit < 0 or len(out) < limit):
         found = regex.search(text, pos)
         if not found:
@@ -819,7 +820,8 @@ def rewrite(expression: str) -> str:
 
 def without_strings(expression: str) -> str:
     """The expression with the text of its string literals left out: what names it really uses."""
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     while pos < len(expression):
         literal = _STRING_START.match(expression, pos)
         if literal and (pos == 0 or not (expression[pos - 1].isalnum() or expression[pos - 1] == "_")):
