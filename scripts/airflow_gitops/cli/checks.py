@@ -80,6 +80,7 @@ def diff(
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.syntax import Syntax
     from rich.table import Table
 
@@ -108,6 +109,10 @@ def diff(
         table.add_row(d.env, str(len(d.added)), str(len(d.removed)), str(len(d.changed)))
     console.print(table)
     for d in diffs:
+        for refused in d.refused:
+            console.print(
+                f"[red]! {d.env}: the API server would refuse this update: {escape(refused)}[/red]", markup=True, highlight=False
+            )
         for key in d.added:
             console.print(f"[green]+ {d.env}/{key}[/green]", markup=True)
         for key in d.removed:

@@ -31,6 +31,19 @@ class RequiredValue:
 
 
 @dataclass(frozen=True)
+class CheckovSkip:
+    """A checkov check that does not apply to what a chart renders, and why: `invoke check --all` writes it
+    onto the rendered objects as a `checkov.io/skipN` annotation, so checkov reports it as skipped."""
+
+    check: str
+    reason: str
+    objects: tuple[str, ...] = ()  # 'Kind/name' of the rendered objects it is for; empty: every object
+
+    def applies_to(self, kind: str, name: str) -> bool:
+        return not self.objects or f"{kind}/{name}" in self.objects
+
+
+@dataclass(frozen=True)
 class ChartEntry:
     """What the catalog knows of one chart: where it lives and which schemas belong to its versions."""
 
@@ -47,6 +60,7 @@ class ChartEntry:
     components: dict[str, str] = field(default_factory=dict)  # rendered `component` label -> value path
     high_availability: tuple[str, ...] = ()  # components that run 2 or more replicas in prod
     containers_without_probes: tuple[str, ...] = ()  # sidecars the chart gives no probe and no value for one
+    checkov_skips: tuple[CheckovSkip, ...] = ()  # checkov checks that do not apply to what the chart renders
 
     def values_schema_file(self, version: str) -> str:
         return f"schemas/charts/{self.name}/{version}/values.schema.json"
@@ -57,8 +71,20 @@ class ChartEntry:
         return f"schemas/crds/{self.crds}/{self.crd_versions[version]}"
 
 
+def _checkov_skips(own: Any, everywhere: tuple[CheckovSkip, ...] = ()) -> tuple[CheckovSkip, ...]:
+    """A chart's skips, then the catalog-wide ones for the checks the chart does not skip itself."""
+    skips = tuple(
+        CheckovSkip(str(s["check"]), " ".join(str(s.get("reason", "")).split()), tuple(str(o) for o in s.get("objects") or ()))
+        for s in own or ()
+        if isinstance(s, dict) and "check" in s
+    )
+    mine = {s.check for s in skips}
+    return skips + tuple(s for s in everywhere if s.check not in mine)
+
+
 def parse_catalog(data: Any) -> dict[str, ChartEntry]:
     charts = (data or {}).get("charts") or {}
+    everywhere = _checkov_skips((data or {}).get("checkov_skips"))
     entries = {}
     for name, spec in charts.items():
         spec = spec or {}
@@ -79,6 +105,7 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
             components={str(k): str(v) for k, v in (spec.get("components") or {}).items()},
             high_availability=tuple(str(c) for c in spec.get("high_availability") or ()),
             containers_without_probes=tuple(str(c) for c in spec.get("containers_without_probes") or ()),
+            checkov_skips=_checkov_skips(spec.get("checkov_skips"), everywhere),
         )
     return entries
 

@@ -454,6 +454,7 @@ class Evaluation:
     """One object's pass through the CEL rules."""
 
     stats: Stats
+    only_transitions: bool = False  # invoke diff: what the update itself would break
     violations: list[Violation] = field(default_factory=list)
 
     def run(self, value: Any, old: Any, node: Node | None, path: tuple[PathPart, ...] = (), root: bool = False) -> None:
@@ -478,6 +479,8 @@ class Evaluation:
             current, previous = typed_scalar(current, node.self_type), typed_scalar(previous, node.self_type)
         data: dict[str, Any] = {"self": current, "oldSelf": previous, OLD_HOLDER: {}}
         for rule in node.rules:
+            if self.only_transitions and not rule.transition:
+                continue
             if rule.error is not None:
                 self.violations.append(
                     Violation(
@@ -581,3 +584,10 @@ def validate(obj: dict[str, Any], old: Any, plan: Plan, stats: Stats) -> list[Vi
     run = Evaluation(stats)
     run.run(obj, old, plan.root, (), root=True)
     return found + run.violations
+
+
+def transition_violations(obj: dict[str, Any], old: dict[str, Any], plan: Plan, stats: Stats) -> list[Violation]:
+    """Only what the transition rules say of replacing `old` with `obj` (both as written; prepared here)."""
+    run = Evaluation(stats, only_transitions=True)
+    run.run(prepare(obj, plan), prepare(old, plan), plan.root, (), root=True)
+    return run.violations
