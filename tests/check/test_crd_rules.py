@@ -202,9 +202,7 @@ def test_a_map_list_with_a_duplicate_key_fails() -> None:
 
 # --- defaults -------------------------------------------------------------------------------------------
 def crd(schema: dict[str, Any], status: bool = False) -> crd_rules.Plan:
-    root = crd_rules.build(schema)
-    rules, transitions = crd_rules._count(root)
-    return crd_rules.Plan(root, status, rules, transitions)
+    return crd_rules.compile_plan(schema, status)
 
 
 def test_a_default_changes_the_outcome_of_a_rule() -> None:

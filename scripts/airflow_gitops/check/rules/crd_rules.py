@@ -192,6 +192,13 @@ def _count(node: Node | None) -> tuple[int, int]:
     return rules, transitions
 
 
+def compile_plan(schema: dict[str, Any], status_subresource: bool = False) -> Plan:
+    """One CRD version's openAPIV3Schema, compiled: every rule once."""
+    root = build(schema)
+    rules, transitions = _count(root)
+    return Plan(root, status_subresource, rules, transitions)
+
+
 @dataclass
 class CrdPlans:
     """Compiled plans by (CRD folder, group/version/kind); each CRD version is compiled once."""
@@ -203,12 +210,7 @@ class CrdPlans:
         key = (folder, gvk)
         if key not in self._plans:
             version = self.schemas.crd_version(folder, gvk)
-            if version is None:
-                self._plans[key] = None
-            else:
-                root = build(version.schema)
-                rules, transitions = _count(root)
-                self._plans[key] = Plan(root, version.status_subresource, rules, transitions)
+            self._plans[key] = None if version is None else compile_plan(version.schema, version.status_subresource)
         return self._plans[key]
 
 
