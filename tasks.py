@@ -25,6 +25,9 @@ CHART_CACHE_HELP = "the chart archive cache (default: $XDG_CACHE_HOME/airflow-gi
         "render-charts": "render every chart as Argo CD would (cache first, else pulled) and check what it renders",
         "require-render": "a chart that cannot be rendered is an error, not a warning (implies --render-charts)",
         "chart-cache": CHART_CACHE_HELP,
+        "kubernetes-version": "validate built-in kinds (and render charts) for X.Y, or 'next' (each cluster's next minor): "
+        "can the clusters move to it?",
+        "base": "a git ref: CRD transition rules (oldSelf) compare each custom resource with the object there",
     }
 )
 def check(
@@ -35,9 +38,15 @@ def check(
     render_charts: bool = False,
     require_render: bool = False,
     chart_cache: str | None = None,
+    kubernetes_version: str | None = None,
+    base: str | None = None,
 ) -> None:
     """Prove the repository deployable, offline: parse, render, validate, contracts, policy."""
-    _finish(common.guarded(lambda: checks.check(env, all, format, None, render_charts, require_render, chart_cache)))
+    _finish(
+        common.guarded(
+            lambda: checks.check(env, all, format, None, render_charts, require_render, chart_cache, kubernetes_version, base)
+        )
+    )
 
 
 @task(

@@ -1,7 +1,9 @@
 """Benchmark `invoke check`: the shipped repo, then fleets of 10, 50 and 100 copies of dev.
 
-Prints wall seconds (interpreter start included), objects validated per second, peak RSS, and the
-ratio to the time libyaml's C loader needs just to parse the same files. Run: `make bench`.
+Prints wall seconds (interpreter start included), objects validated per second, peak RSS, the
+ratio to the time libyaml's C loader needs just to parse the same files, and the cost of the CRD
+rules stage (defaults, list semantics and CEL over every custom resource): its seconds, and
+milliseconds per custom resource. Run: `make bench`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class Measurement:
     objects: int
     peak_rss_mb: float
     parse_only: float
+    cel_seconds: float = 0.0
+    custom_resources: int = 0
+
+    @property
+    def cel_ms_per_object(self) -> float:
+        return 1000 * self.cel_seconds / self.custom_resources if self.custom_resources else 0.0
 
     @property
     def rate(self) -> float:
@@ -90,8 +98,8 @@ def parse_only_seconds(repo: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_check(repo: Path) -> tuple[float, int, float]:
-    """Wall time, objects validated and peak RSS (MB) of one `invoke check` process tree."""
+def run_check(repo: Path) -> tuple[float, int, float, dict[str, float]]:
+    """Wall time, objects validated, peak RSS (MB) and the CRD rules' stats of one `invoke check` process tree."""
     invoke = Path(sys.executable).with_name("invoke")
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
@@ -115,12 +123,22 @@ def run_check(repo: Path) -> tuple[float, int, float]:
     errors = [f for f in report["findings"] if f["severity"] == "error"]
     if errors:
         raise SystemExit(f"invoke check found errors in {repo}: {errors[:3]}")
-    return wall, int(report["objects_validated"]), usage.ru_maxrss / 1024
+    crd_rules = (report.get("stats") or {}).get("crd_rules") or {}
+    return wall, int(report["objects_validated"]), usage.ru_maxrss / 1024, crd_rules
 
 
 def measure(label: str, repo: Path, clusters: int) -> Measurement:
-    wall, objects, rss = run_check(repo)
-    return Measurement(label, clusters, wall, objects, rss, parse_only_seconds(repo))
+    wall, objects, rss, crd_rules = run_check(repo)
+    return Measurement(
+        label,
+        clusters,
+        wall,
+        objects,
+        rss,
+        parse_only_seconds(repo),
+        float(crd_rules.get("seconds", 0.0)),
+        int(crd_rules.get("custom_resources", 0)),
+    )
 
 
 def main() -> int:
@@ -135,10 +153,12 @@ def main() -> int:
             results.append(measure(f"fleet of {size}", make_fleet(Path(tmp) / f"fleet-{size}", size), size))
     print(
         f"{'run':<16}{'clusters':>9}{'wall s':>9}{'objects':>9}{'objects/s':>11}{'peak RSS MB':>13}{'parse-only s':>14}{'ratio':>8}"
+        f"{'CRs':>6}{'CRD rules s':>13}{'ms/CR':>8}"
     )
     for m in results:
         print(
             f"{m.label:<16}{m.clusters:>9}{m.wall:>9.2f}{m.objects:>9}{m.rate:>11.0f}{m.peak_rss_mb:>13.0f}{m.parse_only:>14.3f}{m.ratio:>8.1f}"
+            f"{m.custom_resources:>6}{m.cel_seconds:>13.3f}{m.cel_ms_per_object:>8.2f}"
         )
     fleets = [m for m in results if m.label.startswith("fleet")]
     if len(fleets) >= 2:

@@ -31,9 +31,11 @@ def test_check_json_reports_clusters_objects_and_no_errors(pristine_repo: Path) 
     proc = invoke(pristine_repo, "check", "--format", "json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
-    assert set(report) == {"clusters", "objects_validated", "findings"}
+    assert set(report) == {"clusters", "objects_validated", "findings", "notes", "stats"}
     assert report["clusters"] == ["dev", "staging", "prod"]
     assert report["objects_validated"] > 50
+    assert report["stats"]["crd_rules"]["custom_resources"] > 50
+    assert report["stats"]["crd_rules"]["transition_rules_skipped"] == 27
     for finding in report["findings"]:
         assert set(finding) == {"rule", "severity", "file", "line", "message", "fix"}
         assert finding["severity"] == "warning"

@@ -437,3 +437,33 @@ CASES = CASES + (
     Case("wildcard-trust-subject", "ci-trust", _wildcard_trust_subject, "dev"),
     Case("role-without-permissions-boundary", "iam-boundary", _role_without_boundary, "dev"),
 )
+
+
+# --- what the API server refuses through a CRD's CEL rules (x-kubernetes-validations) ------------------
+def _budget_schedule_without_duration(root: Path) -> str:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["spec"]["disruption"]["budgets"].append({"nodes": "0", "schedule": "0 9 * * mon-fri"})
+
+    return edit_object(root, "NodePool", "system", change)
+
+
+def _requirement_in_restricted_label_domain(root: Path) -> str:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        requirement = {"key": "karpenter.sh/pool-tier", "operator": "In", "values": ["core"]}
+        doc["spec"]["template"]["spec"]["requirements"].append(requirement)
+
+    return edit_object(root, "NodePool", "airflow-core", change)
+
+
+def _in_requirement_without_values(root: Path) -> str:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["spec"]["template"]["spec"]["requirements"][0]["values"] = []
+
+    return edit_object(root, "NodePool", "airflow-workers", change)
+
+
+CASES = CASES + (
+    Case("nodepool-budget-schedule-without-duration", "crd-cel", _budget_schedule_without_duration, "dev"),
+    Case("nodepool-requirement-restricted-label-domain", "crd-cel", _requirement_in_restricted_label_domain, "dev"),
+    Case("nodepool-in-requirement-without-values", "crd-cel", _in_requirement_without_values, "dev"),
+)

@@ -98,7 +98,7 @@ def test_the_tests_run_as_make_test_runs_them(tmp_path: Path) -> None:
 def test_a_missing_base_fails_the_diff_step_and_the_run(
     pristine_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(checks, "check", lambda *args: 0)  # the real one is the slow test below
+    monkeypatch.setattr(checks, "check", lambda *args, **kwargs: 0)  # the real one is the slow test below
     code = checks.ci("no-such-ref", skip_tests=True, cwd=pristine_repo)
     assert code == 1
     out, err = capsys.readouterr()

@@ -24,7 +24,7 @@ def run(ctx: CheckContext) -> None:
         apis = api_versions(ctx.schemas, crd_dirs)
         for release in cluster.releases:
             try:
-                objects = renderer.render(release, cluster.config.kubernetes_version, apis)
+                objects = renderer.render(release, ctx.version_of(cluster), apis)
             except ChartProblem as problem:
                 if problem.rule == NOT_RENDERED:
                     key = (release.source.chart, release.source.version)
@@ -34,7 +34,7 @@ def run(ctx: CheckContext) -> None:
                 continue
             cluster.chart_objects.extend(objects)
             for obj in objects:
-                validate_object(ctx, cluster, obj.rendered, crd_dirs, _at_application(ctx, obj), obj.label)
+                validate_object(ctx, cluster, obj.rendered, crd_dirs, _at_application(ctx, obj), obj.label, obj.release)
                 ctx.objects_validated += 1
         chart_policy.run(ctx, cluster)
     for first, missing, apps in not_rendered.values():

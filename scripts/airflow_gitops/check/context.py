@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +14,12 @@ from ..model import yamlio
 from ..model.findings import Finding
 from ..model.rendered import RenderedObject
 from ..model.repo import ClusterConfig, Repo
-from ..model.schemas import SchemaStore
+from ..model.schemas import SchemaStore, kube_minor
 from ..model.yamlio import PathPart
 
 if TYPE_CHECKING:
     from ..charts.renderer import ChartObject, ChartRenderer
+    from .rules.crd_rules import CrdPlans, Stats
 
 
 @dataclass
@@ -35,6 +37,30 @@ class ClusterRender:
         return [o for o in self.objects if o.kind == "Application" and o.group == "argoproj.io"]
 
 
+Identity = tuple[str, str, str, str]
+NEXT_MINOR = "next"  # --kubernetes-version next: each cluster's version plus one minor
+
+
+def next_minor(version: str) -> str:
+    major, _, minor = kube_minor(version).partition(".")
+    return f"{major}.{int(minor) + 1}" if minor.isdigit() else version
+
+
+@dataclass
+class BaseObjects:
+    """The objects of each cluster as they were at a base ref (`--base`): what transition rules compare with."""
+
+    ref: str
+    commit: str
+    objects: dict[str, dict[Identity, dict[str, Any]]]  # env -> identity -> object; an env absent at the base is absent
+    chart_objects: Callable[[ChartRelease], dict[Identity, dict[str, Any]]] | None = None  # rendered on demand
+
+    def find(self, obj: RenderedObject, release: ChartRelease | None = None) -> dict[str, Any] | None:
+        if release is not None:
+            return self.chart_objects(release).get(obj.identity) if self.chart_objects else None
+        return self.objects.get(obj.env, {}).get(obj.identity)
+
+
 @dataclass
 class CheckContext:
     repo: Repo
@@ -46,6 +72,19 @@ class CheckContext:
     objects_validated: int = 0
     charts: ChartRenderer | None = None  # set: render every chart release and check what it renders
     require_render: bool = False  # a chart that cannot be rendered is an error, not a warning
+    kubernetes_version: str | None = None  # validate built-in kinds for this version ('X.Y' or 'next'), not the cluster's
+    base_ref: str | None = None  # --base: transition rules compare with the objects at this ref
+    base: BaseObjects | None = None
+    # made by the validate stage (rules.crd_rules): each CRD version's compiled rules, and what they cost
+    crd_plans: CrdPlans | None = None
+    cel_stats: Stats | None = None
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run when the check ends
+
+    def version_of(self, cluster: ClusterRender) -> str:
+        """The Kubernetes version the cluster's objects are validated and its charts rendered for."""
+        if self.kubernetes_version == NEXT_MINOR:
+            return next_minor(cluster.config.kubernetes_version)
+        return self.kubernetes_version or cluster.config.kubernetes_version
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)

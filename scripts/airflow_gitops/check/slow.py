@@ -1,4 +1,5 @@
-"""The slow real tools, behind --all: checkov over the rendered manifests of every cluster and over
+"""The slow real tools, behind --all: checkov over the rendered manifests of every cluster (the root
+Application's objects and, as --all renders the charts, every object the charts render) and over
 terraform/, then terraform init, validate and test on every module and stack, then Renovate's
 config validator."""
 
@@ -9,14 +10,17 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..charts.renderer import ChartObject
 from ..model import yamlio
 from ..model.findings import error
 from ..model.rendered import RenderedObject
 from . import renovate_slow, terraform_slow
 from .context import CheckContext
+from .rules.chart_policy import where_rendered
 
 CHECKOV_ENV = "CHECKOV"
 LOCAL_CHECKOV = ".venv-tools/bin/checkov"
@@ -45,32 +49,64 @@ def run(ctx: CheckContext) -> None:
         )
         return
     for cluster in ctx.clusters.values():
-        _scan(ctx, checkov, cluster.env, cluster.objects)
+        _scan(ctx, checkov, cluster.env, cluster.objects, cluster.chart_objects)
     if (ctx.repo.root / "terraform").is_dir():
         _scan_terraform(ctx, checkov)
     terraform_slow.run(ctx)
     renovate_slow.run(ctx)
 
 
-def _scan(ctx: CheckContext, checkov: str, env: str, objects: list[RenderedObject]) -> None:
+def with_skips(ctx: CheckContext, obj: ChartObject) -> dict[str, Any]:
+    """The rendered object with the catalog's checkov skips for its chart as `checkov.io/skipN` annotations."""
+    entry = ctx.schemas.chart(obj.release.source.chart)
+    skips = [s for s in (entry.checkov_skips if entry else ()) if s.applies_to(obj.rendered.kind, obj.rendered.name)]
+    if not skips:
+        return obj.rendered.obj
+    out = dict(obj.rendered.obj)
+    metadata = dict(out.get("metadata") or {})
+    annotations = dict(metadata.get("annotations") or {})
+    taken = sum(1 for key in annotations if key.startswith("checkov.io/skip"))
+    for number, skip in enumerate(skips, start=taken + 1):
+        annotations[f"checkov.io/skip{number}"] = f"{skip.check}={skip.reason}"
+    metadata["annotations"] = annotations
+    out["metadata"] = metadata
+    return out
+
+
+def _scan(
+    ctx: CheckContext,
+    checkov: str,
+    env: str,
+    objects: list[RenderedObject],
+    chart_objects: Sequence[ChartObject] = (),
+) -> None:
     with tempfile.TemporaryDirectory(prefix=f"checkov-{env}-") as tmp:
-        by_file: dict[str, RenderedObject] = {}
+        by_file: dict[str, RenderedObject | ChartObject] = {}
         for index, obj in enumerate(objects):
             name = f"{index:04d}-{obj.kind.lower()}-{obj.name}.yaml"
             Path(tmp, name).write_text(yamlio.dump(obj.obj), encoding="utf-8")
             by_file[name] = obj
+        for index, chart_obj in enumerate(chart_objects):
+            name = f"chart-{index:04d}-{chart_obj.rendered.kind.lower()}-{chart_obj.rendered.name}.yaml"
+            Path(tmp, name).write_text(yamlio.dump(with_skips(ctx, chart_obj)), encoding="utf-8")
+            by_file[name] = chart_obj
         report = _checkov(ctx, checkov, tmp, "kubernetes", ctx.repo.root, f"clusters/{env}/kustomization.yaml", env)
         for failed in report:
             found = by_file.get(Path(str(failed.get("file_path", ""))).name)
-            file, line = ctx.locate(found, []) if found else (f"clusters/{env}/kustomization.yaml", None)
-            label = found.label() if found else failed.get("resource", "")
+            if isinstance(found, ChartObject):
+                file, line = where_rendered(ctx, found)
+                label = found.label
+                fix = "fix it in the chart's values, or skip it with a reason under the chart's checkov_skips in schemas/catalog.yaml"
+            else:
+                file, line = ctx.locate(found, []) if found else (f"clusters/{env}/kustomization.yaml", None)
+                label = found.label() if found else failed.get("resource", "")
+                fix = "fix the setting, or skip it on the object with a `checkov.io/skip1: <id>=<reason>` annotation"
             ctx.add(
                 error(
                     f"checkov:{failed.get('check_id')}",
                     file,
                     f"[{env}] {label}: {failed.get('check_name')}",
-                    failed.get("guideline")
-                    or "fix the setting, or skip it on the object with a `checkov.io/skip1: <id>=<reason>` annotation",
+                    f"{fix}" + (f" ({failed['guideline']})" if failed.get("guideline") else ""),
                     line,
                 )
             )

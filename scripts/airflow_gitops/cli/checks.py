@@ -21,6 +21,8 @@ def check(
     render_charts: bool = False,
     require_render: bool = False,
     chart_cache: str | None = None,
+    kubernetes_version: str | None = None,
+    base: str | None = None,
 ) -> int:
     from ..check import run_check
     from ..model.repo import Repo
@@ -31,7 +33,15 @@ def check(
     repo = Repo.discover(cwd, load_clusters=False)  # a broken cluster.yaml is a finding here, not a stop
     charts = chart_renderer(chart_cache) if render_charts or all_tools or require_render else None
     try:
-        result = run_check(repo, env, include_slow=all_tools, charts=charts, require_render=require_render)
+        result = run_check(
+            repo,
+            env,
+            include_slow=all_tools,
+            charts=charts,
+            require_render=require_render,
+            kubernetes_version=kubernetes_version,
+            base_ref=base,
+        )
     finally:
         if charts is not None:
             charts.source.session.close()
@@ -70,6 +80,7 @@ def diff(
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.syntax import Syntax
     from rich.table import Table
 
@@ -98,6 +109,10 @@ def diff(
         table.add_row(d.env, str(len(d.added)), str(len(d.removed)), str(len(d.changed)))
     console.print(table)
     for d in diffs:
+        for refused in d.refused:
+            console.print(
+                f"[red]! {d.env}: the API server would refuse this update: {escape(refused)}[/red]", markup=True, highlight=False
+            )
         for key in d.added:
             console.print(f"[green]+ {d.env}/{key}[/green]", markup=True)
         for key in d.removed:
@@ -127,7 +142,7 @@ def ci(base: str | None, skip_tests: bool, cwd: Path | None = None) -> int:
         repo.root,
         ref,
         skip_tests,
-        check=lambda: guarded(lambda: check(None, True, "table", repo.root)),
+        check=lambda: guarded(lambda: check(None, True, "table", repo.root, base=ref)),
         diff=lambda: guarded(lambda: diff(ref, None, "markdown", repo.root)),
     )
     outcomes = workflow.run_steps(steps, console)

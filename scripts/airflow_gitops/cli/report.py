@@ -31,6 +31,8 @@ def print_check(result: CheckResult, fmt: str, out: TextIO) -> None:
     errors = len(result.errors)
     warnings = len(result.findings) - errors
     verdict = "[green]deployable[/green]" if result.ok else "[red]not deployable[/red]"
+    for note in result.notes:
+        console.print(f"note: {note}")
     console.print(
         f"{verdict}: {', '.join(result.clusters) or 'no clusters'}; {result.objects_validated} objects validated; "
         f"{errors} errors, {warnings} warnings"

@@ -31,6 +31,19 @@ class RequiredValue:
 
 
 @dataclass(frozen=True)
+class CheckovSkip:
+    """A checkov check that does not apply to what a chart renders, and why: `invoke check --all` writes it
+    onto the rendered objects as a `checkov.io/skipN` annotation, so checkov reports it as skipped."""
+
+    check: str
+    reason: str
+    objects: tuple[str, ...] = ()  # 'Kind/name' of the rendered objects it is for; empty: every object
+
+    def applies_to(self, kind: str, name: str) -> bool:
+        return not self.objects or f"{kind}/{name}" in self.objects
+
+
+@dataclass(frozen=True)
 class ChartEntry:
     """What the catalog knows of one chart: where it lives and which schemas belong to its versions."""
 
@@ -47,6 +60,7 @@ class ChartEntry:
     components: dict[str, str] = field(default_factory=dict)  # rendered `component` label -> value path
     high_availability: tuple[str, ...] = ()  # components that run 2 or more replicas in prod
     containers_without_probes: tuple[str, ...] = ()  # sidecars the chart gives no probe and no value for one
+    checkov_skips: tuple[CheckovSkip, ...] = ()  # checkov checks that do not apply to what the chart renders
 
     def values_schema_file(self, version: str) -> str:
         return f"schemas/charts/{self.name}/{version}/values.schema.json"
@@ -57,8 +71,20 @@ class ChartEntry:
         return f"schemas/crds/{self.crds}/{self.crd_versions[version]}"
 
 
+def _checkov_skips(own: Any, everywhere: tuple[CheckovSkip, ...] = ()) -> tuple[CheckovSkip, ...]:
+    """A chart's skips, then the catalog-wide ones for the checks the chart does not skip itself."""
+    skips = tuple(
+        CheckovSkip(str(s["check"]), " ".join(str(s.get("reason", "")).split()), tuple(str(o) for o in s.get("objects") or ()))
+        for s in own or ()
+        if isinstance(s, dict) and "check" in s
+    )
+    mine = {s.check for s in skips}
+    return skips + tuple(s for s in everywhere if s.check not in mine)
+
+
 def parse_catalog(data: Any) -> dict[str, ChartEntry]:
     charts = (data or {}).get("charts") or {}
+    everywhere = _checkov_skips((data or {}).get("checkov_skips"))
     entries = {}
     for name, spec in charts.items():
         spec = spec or {}
@@ -79,8 +105,22 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
             components={str(k): str(v) for k, v in (spec.get("components") or {}).items()},
             high_availability=tuple(str(c) for c in spec.get("high_availability") or ()),
             containers_without_probes=tuple(str(c) for c in spec.get("containers_without_probes") or ()),
+            checkov_skips=_checkov_skips(spec.get("checkov_skips"), everywhere),
         )
     return entries
+
+
+def bundled_kubernetes_versions() -> list[str]:
+    """The Kubernetes minors whose schemas kubernetes-validate bundles, oldest first ('1.25', ...)."""
+    base = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    found = []
+    for entry in base.iterdir():
+        if entry.name.endswith("-local-strict"):
+            try:
+                found.append(Version(entry.name[1:].split("-")[0]))
+            except InvalidVersion:
+                continue
+    return [f"{v.major}.{v.minor}" for v in sorted(set(found))]
 
 
 def kube_minor(version: str) -> str:
@@ -102,17 +142,32 @@ def strict(schema: Any) -> Any:
     out = {key: strict(value) for key, value in schema.items()}
     if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
         out["additionalProperties"] = False
+    if out.get("nullable") is True:
+        # OpenAPI's nullable is not JSON Schema: a null is valid where the schema says so
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
     return out
 
 
-def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], dict[str, Any]]]:
+@dataclass(frozen=True)
+class CrdVersion:
+    """One served version of a CRD: its schema as written, and whether status is a subresource."""
+
+    schema: dict[str, Any]
+    status_subresource: bool
+
+
+def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], CrdVersion]]:
     spec = doc.get("spec") or {}
     group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
     out = []
     for version in spec.get("versions") or []:
         schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {}
+        status = "status" in ((version.get("subresources") or {}) or {})
         if version.get("served", True):
-            out.append(((group, version.get("name", ""), kind), strict(schema)))
+            out.append(((group, version.get("name", ""), kind), CrdVersion(schema, status)))
     return out
 
 
@@ -121,7 +176,7 @@ class SchemaStore:
     """Loads each schema file once per run and hands out reusable validators."""
 
     root: Path
-    _crd_dirs: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = field(default_factory=dict)
+    _crd_dirs: dict[str, dict[tuple[str, str, str], CrdVersion]] = field(default_factory=dict)
     _validators: dict[Any, Validator] = field(default_factory=dict)
     _builtin_registry: dict[str, tuple[Path, referencing.Registry[Any]]] = field(default_factory=dict)
 
@@ -134,9 +189,9 @@ class SchemaStore:
         return self.catalog.get(name)
 
     # --- custom resources -------------------------------------------------------------------
-    def crds_in(self, rel_dir: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    def crds_in(self, rel_dir: str) -> dict[tuple[str, str, str], CrdVersion]:
         if rel_dir not in self._crd_dirs:
-            index: dict[tuple[str, str, str], dict[str, Any]] = {}
+            index: dict[tuple[str, str, str], CrdVersion] = {}
             for file in sorted((self.root / rel_dir).glob("*.yaml")):
                 for doc in yamlio.load_all(file.read_text(encoding="utf-8")):
                     if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
@@ -147,11 +202,14 @@ class SchemaStore:
     def crd_validator(self, rel_dir: str, gvk: tuple[str, str, str]) -> Validator | None:
         key = ("crd", rel_dir, gvk)
         if key not in self._validators:
-            schema = self.crds_in(rel_dir).get(gvk)
-            if schema is None:
+            version = self.crds_in(rel_dir).get(gvk)
+            if version is None:
                 return None
-            self._validators[key] = jsonschema.Draft7Validator(schema)
+            self._validators[key] = jsonschema.Draft7Validator(strict(version.schema))
         return self._validators[key]
+
+    def crd_version(self, rel_dir: str, gvk: tuple[str, str, str]) -> CrdVersion | None:
+        return self.crds_in(rel_dir).get(gvk)
 
     # --- chart values -----------------------------------------------------------------------
     def values_validator(self, rel_file: str) -> Validator:

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..adapters import git
+from ..check.rules import crd_rules
 from ..model import yamlio
 from ..model.findings import UsageError
 from ..model.repo import Repo
+from ..model.schemas import SchemaStore
 from .render import EnvRender, RenderedFile, render_env_full
 
 if TYPE_CHECKING:
@@ -25,10 +27,11 @@ class ClusterDiff:
     removed: list[str] = field(default_factory=list)
     changed: dict[str, str] = field(default_factory=dict)  # key -> unified diff
     charts_not_compared: dict[str, str] = field(default_factory=dict)  # app -> why its chart objects are left out
+    refused: list[str] = field(default_factory=list)  # updates a CRD transition rule (oldSelf) refuses
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed)
+        return not (self.added or self.removed or self.changed or self.refused)
 
 
 def compare(env: str, before: list[RenderedFile], after: list[RenderedFile]) -> ClusterDiff:
@@ -133,7 +136,30 @@ def diff_against(
             after[e] = replace(after[e], files=masked(after[e].files, volatile))
             if e in before:
                 before[e] = replace(before[e], files=masked(before[e].files, volatile))
-    return commit, [compare_renders(e, before.get(e, EnvRender([])), after[e]) for e in envs_now]
+    diffs = [compare_renders(e, before.get(e, EnvRender([])), after[e]) for e in envs_now]
+    plans = crd_rules.CrdPlans(SchemaStore(repo.root))
+    for d in diffs:
+        if d.env in before:
+            d.refused = refused_updates(plans, before[d.env], after[d.env])
+    return commit, diffs
+
+
+def refused_updates(plans: crd_rules.CrdPlans, before: EnvRender, after: EnvRender) -> list[str]:
+    """What the API server would refuse of updating each changed custom resource from before to after:
+    the CRD's transition rules (`oldSelf`), with the CRDs of the working tree."""
+    old = {o.identity: o.obj for o in before.objects}
+    refused = []
+    for obj in after.objects:
+        previous = old.get(obj.identity)
+        if previous is None or previous == obj.obj:
+            continue
+        gvk = (obj.group, obj.api_version.rpartition("/")[2], obj.kind)
+        plan = next((p for p in (plans.plan(folder, gvk) for folder in after.crd_dirs) if p is not None), None)
+        if plan is None or not plan.transition_rules:
+            continue
+        for violation in crd_rules.transition_violations(obj.obj, previous, plan, crd_rules.Stats()):
+            refused.append(f"{obj.label()}: {violation.message}")
+    return refused
 
 
 def summary_markdown(commit: str, diffs: list[ClusterDiff]) -> str:
@@ -149,6 +175,7 @@ def summary_markdown(commit: str, diffs: list[ClusterDiff]) -> str:
         if d.empty:
             continue
         lines += ["", f"<details><summary>{d.env}</summary>", ""]
+        lines += [f"- **refused by the API server:** {r}" for r in d.refused]
         lines += [f"- added `{k}`" for k in d.added] + [f"- removed `{k}`" for k in d.removed]
         for key, text in d.changed.items():
             lines += ["", f"`{key}`", "```diff", text.rstrip(), "```"]
@@ -169,6 +196,7 @@ def to_json(commit: str, diffs: list[ClusterDiff]) -> dict[str, object]:
                 "removed": d.removed,
                 "changed": d.changed,
                 "charts_not_compared": d.charts_not_compared,
+                "refused": d.refused,
             }
             for d in diffs
         ],

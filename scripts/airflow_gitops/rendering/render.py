@@ -39,6 +39,8 @@ class RenderedFile:
 class EnvRender:
     files: list[RenderedFile]
     unrendered: dict[str, str] = field(default_factory=dict)  # app -> why its chart objects are missing
+    objects: list[RenderedObject] = field(default_factory=list)  # every object, the charts' included
+    crd_dirs: list[str] = field(default_factory=list)  # the vendored CRDs of the operators the cluster pins
 
 
 def object_file_name(obj: RenderedObject) -> str:
@@ -60,7 +62,7 @@ def render_env_full(repo: Repo, env: str, charts: ChartRenderer | None = None) -
         raise UsageError(
             f"clusters/{env}/kustomization.yaml: kustomize failed: {exc.message}; run `invoke check --env {env}`"
         ) from exc
-    result = EnvRender([RenderedFile(ROOT_APP, object_file_name(o), yamlio.dump(o.obj)) for o in objects])
+    result = EnvRender([RenderedFile(ROOT_APP, object_file_name(o), yamlio.dump(o.obj)) for o in objects], objects=list(objects))
     ctx = CheckContext(repo=repo, schemas=SchemaStore(repo.root), envs=[env])
     cluster = ClusterRender(env, repo.cluster(env), objects)
     for app in (o for o in objects if o.kind == "Application"):
@@ -72,6 +74,7 @@ def render_env_full(repo: Repo, env: str, charts: ChartRenderer | None = None) -
                 f" (release {release.source.release_name}), merged from: {', '.join(release.merged.files) or 'nothing'}\n"
             )
             result.files.append(RenderedFile(app.name, f"values{suffix}.yaml", header + yamlio.dump(release.merged.values)))
+    result.crd_dirs = ctx.crd_dirs_of(cluster)
     if charts is not None:
         _render_charts(ctx, cluster, charts, result)
     result.files.sort(key=lambda f: f.key)
@@ -90,6 +93,7 @@ def _render_charts(ctx: CheckContext, cluster: ClusterRender, charts: ChartRende
             result.unrendered[release.app.name] = f"{problem.rule}: {problem.message}"
             continue
         for obj in rendered:
+            result.objects.append(obj.rendered)
             header = f"# {src.chart} {src.version} renders this from {obj.template}\n"
             result.files.append(
                 RenderedFile(release.app.name, object_file_name(obj.rendered), header + yamlio.dump(obj.rendered.obj), True)

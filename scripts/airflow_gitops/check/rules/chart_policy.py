@@ -84,6 +84,11 @@ def component_of(obj: dict[str, Any]) -> str | None:
     return next((labels[k] for k in COMPONENT_LABELS if k in labels), None)
 
 
+def where_rendered(ctx: CheckContext, obj: ChartObject) -> tuple[str, int | None]:
+    """Where a finding on a rendered object points: the values of its component, else the Application."""
+    return _where(ctx, obj, ctx.schemas.chart(obj.release.source.chart), [])
+
+
 def _where(ctx: CheckContext, obj: ChartObject, entry: ChartEntry | None, suffix: list[PathPart]) -> tuple[str, int | None]:
     component = component_of(obj.rendered.obj)
     prefix = entry.components.get(component) if entry and component else None

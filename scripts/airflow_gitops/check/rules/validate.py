@@ -8,6 +8,7 @@ at the pinned version.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from ...model.findings import error
 from ...model.rendered import RenderedObject
 from ...model.yamlio import PathPart
 from ..context import CheckContext, ClusterRender
+from . import crd_rules
 
 MAX_ERRORS_PER_OBJECT = 10
 _UNEXPECTED = re.compile(r"\('([^']+)' (?:was|were) unexpected\)")
@@ -88,13 +90,35 @@ def _validate_object(ctx: CheckContext, cluster: ClusterRender, obj: RenderedObj
     validate_object(ctx, cluster, obj, crd_dirs, lambda path: ctx.locate(obj, path), obj.label())
 
 
+def plans(ctx: CheckContext) -> crd_rules.CrdPlans:
+    if ctx.crd_plans is None:
+        ctx.crd_plans = crd_rules.CrdPlans(ctx.schemas)
+    return ctx.crd_plans
+
+
+def stats(ctx: CheckContext) -> crd_rules.Stats:
+    if ctx.cel_stats is None:
+        ctx.cel_stats = crd_rules.Stats()
+    return ctx.cel_stats
+
+
 def validate_object(
-    ctx: CheckContext, cluster: ClusterRender, obj: RenderedObject, crd_dirs: list[str], where: Where, label: str
+    ctx: CheckContext,
+    cluster: ClusterRender,
+    obj: RenderedObject,
+    crd_dirs: list[str],
+    where: Where,
+    label: str,
+    release: ChartRelease | None = None,
 ) -> None:
-    """Findings for one object against its schema; `where` places a path in a file, `label` names the object."""
-    version = cluster.config.kubernetes_version
+    """Findings for one object against its schema; `where` places a path in a file, `label` names the object.
+
+    A custom resource is first defaulted as the API server defaults it, and then also checked for the
+    list semantics and CEL rules of its CRD (crd_rules); `release` is the chart release that rendered it."""
+    version = ctx.version_of(cluster)
     validator = ctx.schemas.builtin_validator(version, obj.api_version, obj.kind)
     rule = "k8s-schema"
+    plan: crd_rules.Plan | None = None
     if validator is None:
         rule = "crd-schema"
         gvk = (obj.group, obj.api_version.rpartition("/")[2], obj.kind)
@@ -112,6 +136,7 @@ def validate_object(
                 )
                 continue
             if validator is not None:
+                plan = plans(ctx).plan(folder, gvk)
                 break
     if validator is None:
         file, line = where(["apiVersion"])
@@ -126,7 +151,11 @@ def validate_object(
             )
         )
         return
-    for err in _schema_errors(validator, obj.obj):
+    started = time.perf_counter()
+    instance = crd_rules.prepare(obj.obj, plan) if plan is not None else obj.obj
+    if plan is not None:
+        stats(ctx).seconds += time.perf_counter() - started
+    for err in _schema_errors(validator, instance):
         path = _error_path(err)
         file, line = where(path)
         ctx.add(
@@ -138,6 +167,30 @@ def validate_object(
                 line,
             )
         )
+    if plan is not None:
+        _crd_semantics(ctx, obj, plan, instance, where, label, release)
+
+
+def _crd_semantics(
+    ctx: CheckContext,
+    obj: RenderedObject,
+    plan: crd_rules.Plan,
+    instance: dict[str, Any],
+    where: Where,
+    label: str,
+    release: ChartRelease | None,
+) -> None:
+    """List semantics and CEL rules; transition rules against the object at the base ref, if any."""
+    started = time.perf_counter()
+    old = None
+    if plan.transition_rules and ctx.base is not None:
+        found = ctx.base.find(obj, release)
+        old = crd_rules.prepare(found, plan) if found is not None else None
+    violations = crd_rules.validate(instance, old, plan, stats(ctx))
+    stats(ctx).seconds += time.perf_counter() - started
+    for violation in violations:
+        file, line = where(list(violation.path))
+        ctx.add(error(violation.rule, file, f"[{obj.env}] {label}: {violation.message}", violation.fix, line))
 
 
 def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
