@@ -246,7 +246,7 @@ def _ingress_host_mismatch(root: Path) -> str:
 
 CASES: tuple[Case, ...] = (
     Case("misspelt-top-level-values-key", "helm-values-unknown-key", _misspelt_values_key, "dev"),
-    Case("misspelt-nested-values-key", "helm-values-schema", _misspelt_nested_key, "prod"),
+    Case("misspelt-nested-values-key", "helm-values-unknown-key", _misspelt_nested_key, "prod"),
     Case("wrongly-typed-airflow-value", "helm-values-schema", _wrongly_typed_value, "dev"),
     Case("unknown-application-field", "crd-schema", _unknown_application_field, "dev"),
     Case("missing-chart-version", "chart-version-missing", _missing_chart_version, "dev"),

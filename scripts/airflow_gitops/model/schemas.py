@@ -18,6 +18,12 @@ from . import yamlio
 
 CATALOG = "schemas/catalog.yaml"
 Validator = jsonschema.protocols.Validator
+# How a chart's values are checked (catalog `values_schema`)
+PUBLISHED = "published"  # the chart ships values.schema.json, vendored as it is
+GENERATED = "generated"  # it ships none: a strict schema is generated from its values.yaml and templates
+NONE = "none"  # not checked
+VALUES_SCHEMA_KINDS = (PUBLISHED, GENERATED, NONE)
+VALUES_FILE = "values.schema.json"
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class ChartEntry:
 
     name: str
     repo_url: str
-    values_schema: str  # "published" (vendored per version) or "none" (upstream ships none)
+    values_schema: str  # PUBLISHED, GENERATED or NONE
     crds: str | None  # folder under schemas/crds/, if the chart installs CRDs
     crd_versions: dict[str, str]  # chart version -> CRD folder version
     workloads: tuple[str, ...]  # dotted value paths of blocks that carry `resources`
@@ -47,9 +53,25 @@ class ChartEntry:
     components: dict[str, str] = field(default_factory=dict)  # rendered `component` label -> value path
     high_availability: tuple[str, ...] = ()  # components that run 2 or more replicas in prod
     containers_without_probes: tuple[str, ...] = ()  # sidecars the chart gives no probe and no value for one
+    free_form_values: tuple[str, ...] = ()  # value paths (globs) the generated schema leaves open
 
     def values_schema_file(self, version: str) -> str:
-        return f"schemas/charts/{self.name}/{version}/values.schema.json"
+        """The chart's own values.schema.json, vendored as it is."""
+        return f"schemas/charts/{self.name}/{version}/{VALUES_FILE}"
+
+    def generated_schema_file(self, version: str) -> str:
+        """The schema generated from the chart's values.yaml and templates (a folder apart: not upstream's)."""
+        return f"schemas/generated/{self.name}/{version}/{VALUES_FILE}"
+
+    @property
+    def generates(self) -> bool:
+        """A schema is generated: the chart ships none, or the one it ships lists only some values."""
+        return self.values_schema == GENERATED or (self.values_schema == PUBLISHED and self.values_schema_partial)
+
+    def values_schema_files(self, version: str) -> list[str]:
+        """Every schema the chart's values are checked against at a version, published first."""
+        files = [self.values_schema_file(version)] if self.values_schema == PUBLISHED else []
+        return files + ([self.generated_schema_file(version)] if self.generates else [])
 
     def crd_dir(self, version: str) -> str | None:
         if not self.crds or version not in self.crd_versions:
@@ -65,7 +87,7 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
         entries[name] = ChartEntry(
             name=name,
             repo_url=str(spec.get("repo_url", "")),
-            values_schema=str(spec.get("values_schema", "none")),
+            values_schema=str(spec.get("values_schema", NONE)),
             crds=spec.get("crds"),
             crd_versions={str(k): str(v) for k, v in (spec.get("versions") or {}).items()},
             workloads=tuple(spec.get("workloads") or ()),
@@ -79,6 +101,7 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
             components={str(k): str(v) for k, v in (spec.get("components") or {}).items()},
             high_availability=tuple(str(c) for c in spec.get("high_availability") or ()),
             containers_without_probes=tuple(str(c) for c in spec.get("containers_without_probes") or ()),
+            free_form_values=tuple(str(p) for p in spec.get("free_form_values") or ()),
         )
     return entries
 

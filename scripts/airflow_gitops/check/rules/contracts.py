@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import jsonschema
-from packaging.version import InvalidVersion, Version
 
 from ...charts.release import ChartRelease
 from ...charts.values import dotted_get, dotted_path, ref_sources, sources_of
@@ -16,6 +15,7 @@ from ...model import yamlio
 from ...model.findings import error
 from ...model.rendered import RenderedObject
 from ...model.repo import ClusterConfig
+from ...model.versions import is_exact_chart_version
 from ..context import CheckContext, ClusterRender
 from . import terraform_contracts
 
@@ -115,14 +115,6 @@ def _addons(ctx: CheckContext, cluster: ClusterRender) -> None:
         )
 
 
-def _exact_version(version: str) -> bool:
-    try:
-        Version(version.lstrip("v"))
-    except InvalidVersion:
-        return False
-    return True
-
-
 def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject) -> None:
     sources = sources_of(app.obj)
     if not sources:
@@ -151,13 +143,14 @@ def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: Rendere
                         line,
                     )
                 )
-            elif not _exact_version(str(version)):
+            elif not is_exact_chart_version(yamlio.scalar_str(version)):
                 ctx.add(
                     error(
                         "chart-version-not-exact",
                         file,
-                        f"[{cluster.env}] Application {app.name}: chart {src['chart']} targetRevision '{version}' is not an exact version",
-                        "pin an exact version such as 1.2.3; ranges move without review",
+                        f"[{cluster.env}] Application {app.name}: chart {src['chart']} targetRevision '{version}' is not an exact "
+                        "version; Helm reads it as a range and picks the newest release it matches",
+                        "pin one release as MAJOR.MINOR.PATCH, such as 1.2.3 (quoted, so YAML keeps it a string)",
                         line,
                     )
                 )
