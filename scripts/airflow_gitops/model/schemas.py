@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -139,6 +141,30 @@ def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], dic
     return out
 
 
+CrdVersions = list[tuple[tuple[str, str, str], dict[str, Any]]]
+# Every CRD file parsed in this process, by the sha256 of its bytes: a render of each environment, of
+# each side of `invoke diff`, and of a fleet in a benchmark, each with its own SchemaStore (and the
+# base of a diff in a folder of its own), parses the megabytes of vendored CRDs once. Read-only.
+_CRD_FILES: dict[str, CrdVersions] = {}
+_CRD_FILES_LOCK = threading.Lock()
+
+
+def crd_file_versions(path: Path) -> CrdVersions:
+    """(group, version, kind) and the strict schema of every served version the CRDs of one file define."""
+    data = path.read_bytes()
+    key = hashlib.sha256(data).hexdigest()
+    with _CRD_FILES_LOCK:
+        found = _CRD_FILES.get(key)
+    if found is None:
+        found = []
+        for doc in yamlio.load_all(data.decode("utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                found.extend(crd_versions_of(doc))
+        with _CRD_FILES_LOCK:
+            found = _CRD_FILES.setdefault(key, found)
+    return found
+
+
 @dataclass
 class SchemaStore:
     """Loads each schema file once per run and hands out reusable validators."""
@@ -161,9 +187,7 @@ class SchemaStore:
         if rel_dir not in self._crd_dirs:
             index: dict[tuple[str, str, str], dict[str, Any]] = {}
             for file in sorted((self.root / rel_dir).glob("*.yaml")):
-                for doc in yamlio.load_all(file.read_text(encoding="utf-8")):
-                    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
-                        index.update(crd_versions_of(doc))
+                index.update(crd_file_versions(file))
             self._crd_dirs[rel_dir] = index
         return self._crd_dirs[rel_dir]
 

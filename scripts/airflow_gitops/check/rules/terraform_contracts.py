@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...model import hcl
+from ...model import hcl, yamlio
 from ...model.findings import error
 from ...model.repo import ClusterConfig
 from ..context import CheckContext
@@ -103,6 +103,7 @@ def _stack(ctx: CheckContext, config: ClusterConfig, layer: str) -> None:
                 config.file,
                 f"[{config.env}] there is no {rel}",
                 f"copy terraform/stacks/dev/{layer} to terraform/stacks/{config.env}/{layer} and adjust its backend",
+                yamlio.line_of(ctx.repo.text(config.file), ["environment"]),
             )
         )
         return
@@ -199,7 +200,7 @@ def _names(ctx: CheckContext, config: ClusterConfig, platform: dict[str, Any], k
     if karpenter is not None:
         queue = interpolate(hcl.locals_of(karpenter).get("queue_name"), {"var.cluster_name": config.name})
         for release in ctx.clusters[config.env].releases if config.env in ctx.clusters else []:
-            if release.source.chart == "karpenter":
+            if release.source.chart == "karpenter" and release.readable:
                 wanted = (release.merged.values.get("settings") or {}).get("interruptionQueue")
                 if queue != wanted:
                     ctx.add(

@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from ...charts.release import ChartRelease
+from ...charts.values import without_nulls
 from ...model.findings import error
 from ...model.rendered import RenderedObject
 from ...model.schemas import PUBLISHED, ChartEntry
@@ -201,12 +202,15 @@ def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
             )
         )
         return
+    if not release.readable:
+        return  # yaml-syntax reports the broken file; its values are unknown
+    values = without_nulls(release.merged.values)
     seen: set[tuple[str, ...]] = set()
     for schema_file in schema_files:
         validator = ctx.schemas.values_validator(schema_file)
         if not entry.generates:
             _unknown_top_level_keys(ctx, release, validator.schema)
-        for err in _schema_errors(validator, release.merged.values):
+        for err in _schema_errors(validator, values):
             for rule, path, message, fix in _values_problems(err, entry, src.version, schema_file):
                 key = (rule, *map(str, path))
                 if key in seen:
