@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
@@ -37,7 +39,8 @@ charts:
 
   gadgets:
     repo_url: {gadgets_url}
-    values_schema: none # the chart ships no values.schema.json
+    values_schema: generated # the chart ships no values.schema.json
+    free_form_values: [settings.extra]
     crds: gadgets
     versions:
       "0.9.0": v0.9.0 # vendored by hand
@@ -90,6 +93,27 @@ class Platform:
         return git(self.root, "status", "--porcelain", "--untracked-files=all")
 
 
+GADGETS_CHART_YAML = """\
+apiVersion: v2
+name: gadgets
+version: 2.0.0
+appVersion: v2.0.0
+dependencies:
+  - name: cache
+    alias: gadget-cache
+    version: 0.1.0
+"""
+# What the generated schema is made of: the chart's values and templates, and a bundled subchart's.
+GADGETS_FILES = {
+    "Chart.yaml": GADGETS_CHART_YAML,
+    "values.yaml": "replicas: 1\npodAnnotations: {}\nsettings:\n  mode: fast\n  extra:\n    a: 1\n"
+    "gadget-cache:\n  enabled: false\n",
+    "templates/deployment.yaml": "replicas: {{ .Values.replicas }}\n",
+    "charts/cache/Chart.yaml": "apiVersion: v2\nname: cache\nversion: 0.1.0\n",
+    "charts/cache/values.yaml": "enabled: true\nsize: 1Gi\n",
+    "charts/cache/templates/cm.yaml": "size: {{ .Values.size }}\n",
+}
+
 WIDGETS_FILES = {
     "crds/widgets.yaml": crd_yaml(),
     "crds/more.yaml": crd_yaml(group="example.com", kind="Sprocket", plural="sprockets")
@@ -115,7 +139,7 @@ def make_platform(
         "v2.0.0",
         schema=None,
         licence=None,
-        files={"crds/gadgets.yaml": crd_yaml(group="gadgets.example.io", kind="Gadget", plural="gadgets")},
+        files={"crds/gadgets.yaml": crd_yaml(group="gadgets.example.io", kind="Gadget", plural="gadgets"), **GADGETS_FILES},
     )
     digests = {("widgets", "1.0.0"): widgets_digest} if widgets_digest else None
     widgets_url = serve_helm_repo(httpserver, "/charts", {("widgets", "1.0.0"): widgets}, digests)
@@ -149,7 +173,19 @@ def test_vendors_values_schemas_and_crds(platform: Platform, httpserver: HTTPSer
     assert hashlib.sha256(platform.widgets).hexdigest() in note
     assert "retrieved by invoke schemas" in note and "Apache-2.0" in note
     assert "widgets-1.0.0.tgz" in note and "- Version: 1.0.0" in note
-    assert not (platform.root / "schemas/charts/gadgets").exists()  # values_schema: none
+    assert not (platform.root / "schemas/charts/gadgets").exists()  # values_schema: generated, nothing published
+
+    generated = json.loads(platform.read("schemas/generated/gadgets/2.0.0/values.schema.json"))
+    validator = jsonschema.Draft7Validator(generated)
+    assert validator.is_valid({"replicas": 2, "podAnnotations": {"x": "y"}, "settings": {"extra": {"b": 2}}})
+    assert validator.is_valid({"gadget-cache": {"enabled": True, "size": "2Gi"}, "global": {"anything": 1}})
+    for wrong in ({"replicaz": 2}, {"settings": {"mod": "slow"}}, {"gadget-cache": {"sise": "1Gi"}}, {"replicas": "two"}):
+        assert not validator.is_valid(wrong), wrong
+    note = platform.read("schemas/generated/gadgets/2.0.0/SOURCE.md").decode()
+    assert "GENERATED" in note and "the chart ships no values schema" in note
+    assert hashlib.sha256(platform.gadgets).hexdigest() in note
+    assert "`gadget-cache`" in note and "`settings.extra`" in note and "invoke schemas --force" in note
+    assert not (platform.root / "schemas/generated/widgets").exists()  # published and complete: nothing generated
 
     crds = platform.root / "schemas/crds/widgets/1.4.2"
     assert sorted(p.name for p in crds.iterdir()) == [
@@ -223,7 +259,7 @@ def test_wrong_digest_fails_and_leaves_nothing(
     assert not (platform.cache / "airflow-gitops/charts/widgets-1.0.0.tgz").exists()
 
 
-def test_chart_without_values_schema_suggests_none(
+def test_chart_without_values_schema_suggests_generated(
     tmp_path: Path,
     httpserver: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
@@ -233,7 +269,7 @@ def test_chart_without_values_schema_suggests_none(
     assert platform.run() == 2
     err = capsys.readouterr().err
     assert err.startswith("error: schemas/catalog.yaml: charts.widgets.values_schema is published")
-    assert "widgets 1.0.0 ships no widgets/values.schema.json" in err and "values_schema: none" in err
+    assert "widgets 1.0.0 ships no widgets/values.schema.json" in err and "values_schema: generated" in err
     assert platform.status() == ""
 
 
@@ -266,7 +302,8 @@ def test_plan_says_what_each_pin_needs() -> None:
     present = {"schemas/crds/gadgets/v0.9.0"}
     needs = {n.pin.chart: n for n in plan(pins, catalog, present.__contains__, force=False)}
     assert (needs["widgets"].values_schema, needs["widgets"].crds) == (True, True)
-    assert (needs["gadgets"].values_schema, needs["gadgets"].crds) == (False, False)
+    assert (needs["gadgets"].values_schema, needs["gadgets"].crds, needs["gadgets"].generated) == (False, False, True)
+    assert not needs["widgets"].generated  # published and complete: nothing to generate
     assert not needs["settled"].needed
     forced = {n.pin.chart: n for n in plan(pins, catalog, present.__contains__, force=True)}
     assert forced["gadgets"].crds and not forced["settled"].needed

@@ -59,11 +59,29 @@ def test_crds_are_indexed_by_group_version_kind() -> None:
     assert any("Sometimes" in e.message for e in validator.iter_errors(bad))
 
 
-def test_every_vendored_crd_folder_has_a_source_note() -> None:
-    folders = [p for p in (REPO_ROOT / "schemas" / "crds").glob("*/*") if p.is_dir()]
-    assert folders
-    for folder in folders:
-        assert (folder / "SOURCE.md").is_file(), folder
+def test_every_vendored_folder_has_a_source_note() -> None:
+    for kind in ("crds", "charts", "generated"):
+        folders = [p for p in (REPO_ROOT / "schemas" / kind).glob("*/*") if p.is_dir()]
+        assert folders, kind
+        for folder in folders:
+            assert (folder / "SOURCE.md").is_file(), folder
+
+
+def test_every_chart_without_a_complete_published_schema_has_a_generated_one() -> None:
+    """keda, metrics-server, aws-load-balancer-controller, karpenter and argo-cd publish none, reloader a partial one."""
+    catalog = store().catalog
+    assert {e.name for e in catalog.values() if e.generates} == {
+        "argo-cd",
+        "aws-load-balancer-controller",
+        "karpenter",
+        "keda",
+        "metrics-server",
+        "reloader",
+    }
+    assert not [e.name for e in catalog.values() if e.values_schema == "none"]
+    for note in (REPO_ROOT / "schemas/generated").glob("*/*/SOURCE.md"):
+        text = note.read_text(encoding="utf-8")
+        assert "GENERATED" in text and "invoke schemas --force" in text and "values.yaml sha256" in text, note
 
 
 def test_catalog_parses_and_points_at_existing_schemas() -> None:
@@ -73,6 +91,8 @@ def test_catalog_parses_and_points_at_existing_schemas() -> None:
         for version in entry.crd_versions:
             folder = entry.crd_dir(version)
             assert folder and (REPO_ROOT / folder).is_dir(), (entry.name, version)
+            for schema in entry.values_schema_files(version):
+                assert (REPO_ROOT / schema).is_file(), (entry.name, version, schema)
 
 
 def test_parse_catalog_defaults(tmp_path: Path) -> None:

@@ -127,6 +127,23 @@ def test_a_missing_secret_stops_everything(aws: Moto, pristine_repo: Path) -> No
             assert "VersionIdsToStages" not in sm.describe_secret(SecretId=name), f"{name} was written"
 
 
+def test_a_secret_scheduled_for_deletion_stops_everything(aws: Moto, pristine_repo: Path) -> None:
+    """Terraform created them all, then one was deleted (with a recovery window): writing would fail on
+    it after filling the others, so nothing is written and the fix is named."""
+    sm = aws.client("secretsmanager")
+    create_empty(sm, NAMES)
+    deleted = NAMES[-1]
+    sm.delete_secret(SecretId=deleted, RecoveryWindowInDays=7)
+    assert sm.describe_secret(SecretId=deleted).get("DeletedDate")
+    proc = invoke(pristine_repo, "secrets-init", "--env", "dev")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert f"secret {deleted} is scheduled for deletion; restore it (aws secretsmanager restore-secret)" in proc.stderr
+    assert "nothing was written" in proc.stderr
+    for name in NAMES:
+        assert "VersionIdsToStages" not in sm.describe_secret(SecretId=name), f"{name} was written"
+
+
 def test_a_refused_write_names_the_secret_and_prints_no_value(aws: Moto, pristine_repo: Path) -> None:
     sm = aws.client("secretsmanager")
     create_empty(sm, NAMES)

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.aws.conftest import DEV_ACCOUNT, DEV_CLUSTER, DEV_REGION, OTHER_ACCOUNT, Moto
@@ -279,6 +280,23 @@ def test_a_region_other_than_cluster_yaml_is_refused(aws: Moto, pristine_repo: P
     proc = invoke(pristine_repo, "tf-backend", "--env", "dev", env={"AWS_REGION": "us-east-1"})
     assert_one_line_usage_error(proc, "us-east-1", f"aws.region is {DEV_REGION}")
     assert aws.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_a_bucket_of_ours_in_another_region_is_left_alone(aws: Moto, pristine_repo: Path) -> None:
+    """The state bucket exists and is ours, but in us-west-2 while cluster.yaml says eu-west-1: its
+    state would live where nothing else of the environment does, so it is refused, not adopted."""
+    elsewhere = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-west-2")
+    elsewhere.client("s3", endpoint_url=aws.url).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    s3 = aws.client("s3")
+    assert s3.head_bucket(Bucket=BUCKET)["BucketRegion"] == "us-west-2"
+    before = bucket_state(s3)
+    proc = invoke(pristine_repo, "tf-backend", "--env", "dev")
+    assert_one_line_usage_error(
+        proc, f"s3://{BUCKET} is in us-west-2, but clusters/dev/cluster.yaml aws.region is {DEV_REGION}", "nothing was changed"
+    )
+    assert bucket_state(s3) == before
 
 
 @pytest.mark.parametrize("task", ["tf-backend", "secrets-init"])

@@ -51,7 +51,8 @@ def test_parse_reports_file_and_line_and_skips_vendored_schemas(tmp_path: Path) 
     )
     parse.run(ctx)
     found = {(f.rule, f.file, f.line) for f in ctx.findings}
-    assert ("yaml-syntax", "clusters/dev/cluster.yaml", 3) in found
+    # the parser notices the unclosed bracket at the end of the file; the finding names its line
+    assert ("yaml-syntax", "clusters/dev/cluster.yaml", 2) in found
     assert ("json-syntax", "apps/x/data.json", 1) in found
     assert not [f for f in ctx.findings if f.file.startswith("schemas/")]
     assert ctx.broken_files == {"clusters/dev/cluster.yaml", "apps/x/data.json"}

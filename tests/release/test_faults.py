@@ -186,6 +186,33 @@ def test_the_same_findings_pass_a_critical_gate(
     assert platform.pin("staging", "main")["tag"] == NEW_TAG
 
 
+def test_a_tag_pushed_again_is_not_promoted_under_that_tag(
+    platform: Platform, images: Images, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Staging runs NEW_TAG by digest; then another image is pushed under NEW_TAG. Prod must get what
+    staging proved, so the tag is refused rather than promoted with the new digest."""
+    assert promote(platform, capsys, to_env="staging", mode="commit", **PASS).code == 0
+    argocd.set(revision=platform.head())
+    proven = images.digests[NEW_TAG]
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": [], "note": "rebuilt"}
+    )
+    images.ecr.put_image(repositoryName="airflow", imageManifest=manifest, imageTag=NEW_TAG)
+    pushed_again = images.ecr.describe_images(repositoryName="airflow", imageIds=[{"imageTag": NEW_TAG}])["imageDetails"][0]
+    assert pushed_again["imageDigest"] != proven
+    before = platform.snapshot()
+    run = promote(platform, capsys, to_env="prod", mode="commit", **PASS)
+    refused(
+        platform,
+        before,
+        run,
+        f"{VALUES.format(env='staging')}:",
+        f"airflow:{NEW_TAG} now resolves to {pushed_again['imageDigest']}, but staging runs {proven}",
+        "the tag was pushed again, so promote by a new tag",
+    )
+    assert platform.pin("prod", "main")["tag"] == OLD_TAG
+
+
 def test_an_image_never_scanned_blocks(
     platform: Platform, empty_registry: Images, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,3 +19,9 @@ class ChartRelease:
     @property
     def env(self) -> str:
         return self.app.env
+
+    @property
+    def readable(self) -> bool:
+        """Every value file parsed: a broken one is yaml-syntax's to report, and rules on the values
+        would only report what its absence changes."""
+        return not self.merged.unreadable

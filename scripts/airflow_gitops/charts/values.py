@@ -32,6 +32,7 @@ class MergedValues:
     files: list[str] = field(default_factory=list)  # repo files that fed the merge, in order
     missing: list[str] = field(default_factory=list)  # value files named but absent
     unresolved: list[str] = field(default_factory=list)  # value files whose $ref names no source
+    unreadable: list[str] = field(default_factory=list)  # value files that are not valid YAML: the values are unknown
 
 
 def sources_of(app: dict[str, Any]) -> list[dict[str, Any]]:
@@ -176,6 +177,16 @@ def merge(source: ChartSource, refs: dict[str, dict[str, Any]], read_yaml: Any) 
         if param.get("name"):
             set_parameter(result.values, str(param["name"]), _parameter_value(param))
     return result
+
+
+def without_nulls(values: Any) -> Any:
+    """The values as the chart's templates see them: Helm's coalescing deletes every key set to null
+    (that is how a values file removes a default), so a schema never sees one."""
+    if isinstance(values, dict):
+        return {k: without_nulls(v) for k, v in values.items() if v is not None}
+    if isinstance(values, list):
+        return [without_nulls(v) for v in values]
+    return values
 
 
 def dotted_path(dotted: str) -> list[str | int]:

@@ -22,7 +22,7 @@ def run(ctx: CheckContext) -> None:
     for cluster in ctx.clusters.values():
         crd_dirs = ctx.crd_dirs_of(cluster)
         apis = api_versions(ctx.schemas, crd_dirs)
-        for release in cluster.releases:
+        for release in (r for r in cluster.releases if r.readable):
             try:
                 objects = renderer.render(release, ctx.version_of(cluster), apis)
             except ChartProblem as problem:

@@ -121,6 +121,20 @@ class CheckContext:
                     best = (depth, rel, line)
         return best[1], best[2]
 
+    def value_location_exact(self, release: ChartRelease, path: list[PathPart]) -> tuple[str, int | None] | None:
+        """The values file (last one wins) that sets exactly `path`, or None when none does."""
+        found = None
+        for rel in release.merged.files:
+            try:
+                node = self.repo.yaml_nodes(rel)
+            except (OSError, yaml.YAMLError):
+                continue
+            if node:
+                depth, line = yamlio.match_depth(node[0], path)
+                if depth == len(path):
+                    found = (rel, line)
+        return found
+
     def value_location(self, release: ChartRelease, path: list[PathPart]) -> tuple[str, int | None]:
         """The values file (last one wins) that holds `path`, else the Application's source."""
         best: tuple[str, int | None] | None = None
@@ -181,7 +195,10 @@ class CheckContext:
     # --- chart releases ------------------------------------------------------------------
     def releases_of(self, app: RenderedObject) -> list[ChartRelease]:
         refs = ref_sources(app.obj)
-        return [ChartRelease(app, src, merge(src, refs, self._read_values)) for src in chart_sources(app.obj)]
+        releases = [ChartRelease(app, src, merge(src, refs, self._read_values)) for src in chart_sources(app.obj)]
+        for release in releases:
+            release.merged.unreadable = [f for f in release.merged.files if f in self.broken_files]
+        return releases
 
     def _read_values(self, rel: str) -> Any:
         if not self.repo.exists(rel):

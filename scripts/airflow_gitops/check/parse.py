@@ -36,7 +36,9 @@ def _parse_terraform(ctx: CheckContext) -> None:
     if not (ctx.repo.root / "terraform").is_dir():
         return
     try:
-        result = tf.run(["fmt", "-check", "-recursive", "-list=true", "-no-color", "terraform"], ctx.repo.root, tf.environment())
+        result = tf.run(
+            ["fmt", "-check", "-recursive", "-list=true", "-diff", "-no-color", "terraform"], ctx.repo.root, tf.environment()
+        )
     except UsageError as exc:
         ctx.add(error("tool-missing", "terraform", str(exc), "install terraform 1.9 or newer and put it on PATH"))
         return
@@ -53,10 +55,36 @@ def _parse_terraform(ctx: CheckContext) -> None:
         )
     if syntax:
         return
-    for line in result.output.splitlines():
-        rel = line.strip()
-        if rel.endswith((".tf", ".tfvars", ".tftest.hcl")):
-            ctx.add(error("terraform-fmt", rel, "not in terraform's canonical format", f"run `terraform fmt {rel}`"))
+    for rel, line in _unformatted(result.output):
+        ctx.add(error("terraform-fmt", rel, "not in terraform's canonical format", f"run `terraform fmt {rel}`", line))
+
+
+_HUNK = re.compile(r"^@@ -(\d+)")
+
+
+def _unformatted(output: str) -> list[tuple[str, int | None]]:
+    """(file, first line fmt would change) from `terraform fmt -check -list=true -diff`."""
+    found: list[tuple[str, int | None]] = []
+    lines = output.splitlines()
+    for index, text in enumerate(lines):
+        rel = text.strip()
+        if not rel.endswith((".tf", ".tfvars", ".tftest.hcl")) or text.startswith(("---", "+++", " ", "-", "+")):
+            continue
+        first: int | None = None
+        for offset, following in enumerate(lines[index + 1 :], start=index + 1):
+            hunk = _HUNK.match(following)
+            if hunk:
+                context = 0
+                for body in lines[offset + 1 :]:
+                    if not body.startswith(" ") and body != "":
+                        break
+                    context += 1
+                first = int(hunk.group(1)) + context
+                break
+            if following.strip().endswith((".tf", ".tfvars", ".tftest.hcl")) and not following.startswith(("---", "+++")):
+                break  # the next file: this one's diff is not there
+        found.append((rel, first))
+    return found
 
 
 def _parse_yaml(ctx: CheckContext, rel: str) -> None:

@@ -80,11 +80,14 @@ def _kustomize_finding(ctx: CheckContext, env: str, message: str) -> Finding:
             f"create {rel} or remove it from the kustomization",
             line,
         )
+    building = _BUILDING.search(message)
+    failed = building.group(1) if building and ctx.repo.exists(building.group(1)) else None
     return error(
         "kustomize-build",
-        kustomization,
+        failed or kustomization,
         f"[{env}] kubectl kustomize failed: {message[-400:]}",
         f"run `kubectl kustomize clusters/{env}` and fix what it reports",
+        1 if failed else None,  # the file kustomize could not build (it names no line)
     )
 
 

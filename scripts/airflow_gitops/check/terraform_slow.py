@@ -63,12 +63,14 @@ def check_units(copy: Path, units: list[Unit], env: dict[str, str]) -> list[Find
         if init.ok:
             ready.append(unit)
         else:
+            file, line = _init_location(init.output)
             findings.append(
                 error(
                     "terraform-init",
-                    f"{unit.rel}/versions.tf",
+                    f"{unit.rel}/{file}",
                     f"terraform init failed: {_last_error(init.output)}",
                     "fix the module sources and provider requirements it names",
+                    line,
                 )
             )
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
@@ -134,6 +136,18 @@ def _tests(unit: Unit, result: tf.TfResult) -> list[Finding]:
             line,
         )
     ]
+
+
+_INIT_AT = re.compile(r"(?:\bat ([\w./-]+\.tf):(\d+)|\bon ([\w./-]+\.tf) line (\d+))")
+
+
+def _init_location(output: str) -> tuple[str, int | None]:
+    """The file and line terraform init names (`at main.tf:12`, `on main.tf line 12`), else versions.tf."""
+    found = _INIT_AT.search(output)
+    if not found:
+        return "versions.tf", None
+    file = found.group(1) or found.group(3)
+    return file, int(found.group(2) or found.group(4))
 
 
 def _last_error(output: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -18,6 +20,12 @@ from . import yamlio
 
 CATALOG = "schemas/catalog.yaml"
 Validator = jsonschema.protocols.Validator
+# How a chart's values are checked (catalog `values_schema`)
+PUBLISHED = "published"  # the chart ships values.schema.json, vendored as it is
+GENERATED = "generated"  # it ships none: a strict schema is generated from its values.yaml and templates
+NONE = "none"  # not checked
+VALUES_SCHEMA_KINDS = (PUBLISHED, GENERATED, NONE)
+VALUES_FILE = "values.schema.json"
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class ChartEntry:
 
     name: str
     repo_url: str
-    values_schema: str  # "published" (vendored per version) or "none" (upstream ships none)
+    values_schema: str  # PUBLISHED, GENERATED or NONE
     crds: str | None  # folder under schemas/crds/, if the chart installs CRDs
     crd_versions: dict[str, str]  # chart version -> CRD folder version
     workloads: tuple[str, ...]  # dotted value paths of blocks that carry `resources`
@@ -61,9 +69,25 @@ class ChartEntry:
     high_availability: tuple[str, ...] = ()  # components that run 2 or more replicas in prod
     containers_without_probes: tuple[str, ...] = ()  # sidecars the chart gives no probe and no value for one
     checkov_skips: tuple[CheckovSkip, ...] = ()  # checkov checks that do not apply to what the chart renders
+    free_form_values: tuple[str, ...] = ()  # value paths (globs) the generated schema leaves open
 
     def values_schema_file(self, version: str) -> str:
-        return f"schemas/charts/{self.name}/{version}/values.schema.json"
+        """The chart's own values.schema.json, vendored as it is."""
+        return f"schemas/charts/{self.name}/{version}/{VALUES_FILE}"
+
+    def generated_schema_file(self, version: str) -> str:
+        """The schema generated from the chart's values.yaml and templates (a folder apart: not upstream's)."""
+        return f"schemas/generated/{self.name}/{version}/{VALUES_FILE}"
+
+    @property
+    def generates(self) -> bool:
+        """A schema is generated: the chart ships none, or the one it ships lists only some values."""
+        return self.values_schema == GENERATED or (self.values_schema == PUBLISHED and self.values_schema_partial)
+
+    def values_schema_files(self, version: str) -> list[str]:
+        """Every schema the chart's values are checked against at a version, published first."""
+        files = [self.values_schema_file(version)] if self.values_schema == PUBLISHED else []
+        return files + ([self.generated_schema_file(version)] if self.generates else [])
 
     def crd_dir(self, version: str) -> str | None:
         if not self.crds or version not in self.crd_versions:
@@ -91,7 +115,7 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
         entries[name] = ChartEntry(
             name=name,
             repo_url=str(spec.get("repo_url", "")),
-            values_schema=str(spec.get("values_schema", "none")),
+            values_schema=str(spec.get("values_schema", NONE)),
             crds=spec.get("crds"),
             crd_versions={str(k): str(v) for k, v in (spec.get("versions") or {}).items()},
             workloads=tuple(spec.get("workloads") or ()),
@@ -106,6 +130,7 @@ def parse_catalog(data: Any) -> dict[str, ChartEntry]:
             high_availability=tuple(str(c) for c in spec.get("high_availability") or ()),
             containers_without_probes=tuple(str(c) for c in spec.get("containers_without_probes") or ()),
             checkov_skips=_checkov_skips(spec.get("checkov_skips"), everywhere),
+            free_form_values=tuple(str(p) for p in spec.get("free_form_values") or ()),
         )
     return entries
 
@@ -171,6 +196,30 @@ def crd_versions_of(doc: dict[str, Any]) -> list[tuple[tuple[str, str, str], Crd
     return out
 
 
+CrdVersions = list[tuple[tuple[str, str, str], CrdVersion]]
+# Every CRD file parsed in this process, by the sha256 of its bytes: a render of each environment, of
+# each side of `invoke diff`, and of a fleet in a benchmark, each with its own SchemaStore (and the
+# base of a diff in a folder of its own), parses the megabytes of vendored CRDs once. Read-only.
+_CRD_FILES: dict[str, CrdVersions] = {}
+_CRD_FILES_LOCK = threading.Lock()
+
+
+def crd_file_versions(path: Path) -> CrdVersions:
+    """(group, version, kind) and the strict schema of every served version the CRDs of one file define."""
+    data = path.read_bytes()
+    key = hashlib.sha256(data).hexdigest()
+    with _CRD_FILES_LOCK:
+        found = _CRD_FILES.get(key)
+    if found is None:
+        found = []
+        for doc in yamlio.load_all(data.decode("utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                found.extend(crd_versions_of(doc))
+        with _CRD_FILES_LOCK:
+            found = _CRD_FILES.setdefault(key, found)
+    return found
+
+
 @dataclass
 class SchemaStore:
     """Loads each schema file once per run and hands out reusable validators."""
@@ -193,9 +242,7 @@ class SchemaStore:
         if rel_dir not in self._crd_dirs:
             index: dict[tuple[str, str, str], CrdVersion] = {}
             for file in sorted((self.root / rel_dir).glob("*.yaml")):
-                for doc in yamlio.load_all(file.read_text(encoding="utf-8")):
-                    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
-                        index.update(crd_versions_of(doc))
+                index.update(crd_file_versions(file))
             self._crd_dirs[rel_dir] = index
         return self._crd_dirs[rel_dir]
 

@@ -23,8 +23,13 @@ def load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
-def error_line(exc: yaml.YAMLError) -> int | None:
+def error_line(exc: yaml.YAMLError, text: str | None = None) -> int | None:
+    """The line of the problem; where the parser only noticed it at the end of the text (an unclosed
+    bracket or quote), the line of what it was parsing, which is where the fix goes."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    context = getattr(exc, "context_mark", None)
+    if mark is not None and context is not None and text is not None and mark.line >= len(text.splitlines()):
+        mark = context
     return mark.line + 1 if mark is not None else None
 
 

@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..model.findings import UsageError
 from ..model.repo import Repo
+from ..model.versions import is_exact_chart_version
 from . import freeze, holds
 from .edit import Change
 from .pins import Pin
@@ -69,6 +70,11 @@ def _check_version(pin: Pin, version: str, allow_downgrade: bool) -> None:
     if not _VERSION.match(version):
         raise UsageError(
             f"{pin.file}:{pin.line}: '{version}' is not a version for {pin.dependency}; give an exact version such as {pin.version}"
+        )
+    if pin.manager == "argocd" and not is_exact_chart_version(version):
+        raise UsageError(
+            f"{pin.file}:{pin.line}: '{version}' is not an exact chart version; Helm would read it as a range. "
+            f"Give one release as MAJOR.MINOR.PATCH, such as {pin.version}"
         )
     old = _comparable(pin.version)
     if old is None:

@@ -152,18 +152,43 @@ def plan_release(repo: Repo, env: str, app: str) -> list[FileEdit]:
     return [e for e in edits if e is not None]
 
 
-def rule_mismatches(repo: Repo) -> list[str]:
+@dataclass(frozen=True)
+class Mismatch:
+    """A hold and its Renovate rule that disagree: where, and what."""
+
+    file: str
+    line: int | None
+    message: str
+
+
+def _json_line(text: str, needle: str) -> int | None:
+    at = text.find(json.dumps(needle, ensure_ascii=False))
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
+
+
+def rule_mismatches(repo: Repo) -> list[Mismatch]:
     """Holds without their Renovate rule, and hold rules without a hold (for invoke check)."""
     config = _renovate_config(repo)
     rules = [r for r in config.get("packageRules", []) if is_hold_rule(r)]
     holds = all_holds(repo)
     problems = [
-        f"{holds_file(h.env)}: {h.env}/{h.app} is held, but {RENOVATE_FILE} has no rule disabling its files"
+        Mismatch(
+            holds_file(h.env),
+            yamlio.line_of(repo.text(holds_file(h.env)), ["holds", h.app]),
+            f"{h.env}/{h.app} is held, but {RENOVATE_FILE} has no rule disabling its files",
+        )
         for h in holds
         if not any(is_hold_rule(r, h.env, h.app) for r in rules)
     ]
+    text = repo.text(RENOVATE_FILE)
     for rule in rules:
         files = rule.get("matchFileNames") or []
         if not any(files == held_files(h.env, h.app) for h in holds):
-            problems.append(f"{RENOVATE_FILE}: hold rule for {files} has no hold in any clusters/<env>/holds.yaml")
+            problems.append(
+                Mismatch(
+                    RENOVATE_FILE,
+                    _json_line(text, str(rule.get("description", ""))),
+                    f"hold rule for {files} has no hold in any clusters/<env>/holds.yaml",
+                )
+            )
     return problems

@@ -2,11 +2,15 @@
 
 Planning (which pins need what) is pure. Vendoring reads each chart archive once, prepares every
 file in memory, and only then writes: each folder is staged next to its target and renamed into
-place, and the catalog records the new CRD versions last.
+place, and the catalog records the new CRD versions last. A chart that publishes no values schema
+(catalog `values_schema: generated`), or one that lists only some values (`values_schema_scope:
+partial`), gets one generated from its own values.yaml and templates (values_schema.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tarfile
 import tempfile
@@ -24,15 +28,14 @@ from ..model import yamlio
 from ..model.files import replace_folder as swap_in_folder
 from ..model.findings import UsageError
 from ..model.repo import CLUSTERS_DIR, Repo
-from ..model.schemas import CATALOG, ChartEntry, parse_catalog
-from . import catalog_edit
+from ..model.schemas import CATALOG, NONE, PUBLISHED, VALUES_FILE, VALUES_SCHEMA_KINDS, ChartEntry, parse_catalog
+from ..model.versions import is_exact_chart_version
+from . import catalog_edit, values_schema
+from .values_schema import ChartFiles, GenerationError
 
-VALUES_SCHEMA = "values.schema.json"
+VALUES_SCHEMA = VALUES_FILE
 SOURCE_NOTE = "SOURCE.md"
-PUBLISHED, NONE = "published", "none"
 LICENCE_ANNOTATIONS = ("artifacthub.io/license", "licenses", "license")
-# A chart version as Argo CD pins it: exact, never a range. Also safe as a folder name.
-_EXACT_VERSION = re.compile(r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.+-]+)?$")
 _CHART_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _CRD_NAME_PART = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
@@ -59,10 +62,11 @@ class Need:
     entry: ChartEntry
     values_schema: bool  # vendor values.schema.json
     crds: bool  # vendor the CRDs and record the version in the catalog
+    generated: bool = False  # generate a values schema from the chart's values.yaml and templates
 
     @property
     def needed(self) -> bool:
-        return self.values_schema or self.crds
+        return self.values_schema or self.crds or self.generated
 
 
 def app_files(root: Path, envs: Iterable[str]) -> list[str]:
@@ -80,10 +84,10 @@ def pins_of(file: str, docs: Iterable[Any]) -> list[Pin]:
         for source in chart_sources(doc):
             if not _CHART_NAME.fullmatch(source.chart):
                 raise UsageError(f"{file}: chart '{source.chart}' is not a valid chart name")
-            if not _EXACT_VERSION.fullmatch(source.version):
+            if not is_exact_chart_version(source.version):  # also safe as a folder name
                 raise UsageError(
                     f"{file}: targetRevision '{source.version}' of chart {source.chart} is not an exact version; "
-                    "pin one release, for example 1.2.3"
+                    "Helm would read it as a range; pin one release as MAJOR.MINOR.PATCH, for example 1.2.3"
                 )
             pins.append(Pin(source.repo_url, source.chart, source.version, (file,)))
     return pins
@@ -110,20 +114,20 @@ def plan(pins: Iterable[Pin], catalog: dict[str, ChartEntry], exists: Callable[[
                 f"{pin.files[0]}: chart {pin.chart} is not in {CATALOG}; add an entry charts.{pin.chart} "
                 f"(repo_url: {pin.repo_url}, values_schema: {PUBLISHED} or {NONE}, crds: if it installs CRDs)"
             )
-        if entry.values_schema not in (PUBLISHED, NONE):
+        if entry.values_schema not in VALUES_SCHEMA_KINDS:
             raise UsageError(
-                f"{CATALOG}: charts.{entry.name}.values_schema is '{entry.values_schema}'; use {PUBLISHED} or {NONE}"
+                f"{CATALOG}: charts.{entry.name}.values_schema is '{entry.values_schema}'; use one of {', '.join(VALUES_SCHEMA_KINDS)}"
             )
         if entry.crds is not None and not _FOLDER_NAME.fullmatch(str(entry.crds)):
             raise UsageError(f"{CATALOG}: charts.{entry.name}.crds '{entry.crds}' is not a folder name")
-        wants_values = entry.values_schema == PUBLISHED
         folder = entry.crd_dir(pin.version)
         needs.append(
             Need(
                 pin=pin,
                 entry=entry,
-                values_schema=wants_values and (force or not exists(entry.values_schema_file(pin.version))),
+                values_schema=entry.values_schema == PUBLISHED and (force or not exists(entry.values_schema_file(pin.version))),
                 crds=bool(entry.crds) and (force or folder is None or not exists(folder)),
+                generated=entry.generates and (force or not exists(entry.generated_schema_file(pin.version))),
             )
         )
     return needs
@@ -142,6 +146,8 @@ class ChartContents:
     chart_yaml: dict[str, Any]  # every scalar a string
     values_schema: bytes | None
     crds: tuple[CrdFile, ...]
+    charts: tuple[ChartFiles, ...] = ()  # values.yaml and templates of the chart, then of each bundled subchart
+    values_sha256: str = ""  # of the chart's values.yaml
 
     @property
     def app_version(self) -> str:
@@ -158,8 +164,8 @@ class ChartContents:
 
 
 def _wanted_members(tar: tarfile.TarFile, chart: str) -> list[tarfile.TarInfo]:
-    top = {f"{chart}/Chart.yaml", f"{chart}/{VALUES_SCHEMA}"}
-    folders = (f"{chart}/crds/", f"{chart}/templates/")
+    top = {f"{chart}/Chart.yaml", f"{chart}/{VALUES_SCHEMA}", f"{chart}/values.yaml"}
+    folders = (f"{chart}/crds/", f"{chart}/templates/", f"{chart}/charts/")
     return [m for m in tar.getmembers() if m.isfile() and (m.name in top or m.name.startswith(folders))]
 
 
@@ -174,6 +180,63 @@ def extract(data: bytes, chart: str, scratch: Path, where: str) -> Path:
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise UsageError(f"{where}: not a readable chart archive ({exc})") from exc
     return scratch / chart
+
+
+def _text_files(folder: Path) -> dict[str, str]:
+    """Every UTF-8 file under a folder, by its path relative to the folder's parent."""
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            out[path.relative_to(folder.parent).as_posix()] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+    return out
+
+
+def _dependency_names(chart_yaml: Any) -> dict[str, str]:
+    """Subchart name -> the key its values live under in the parent (its alias, else its name)."""
+    deps = chart_yaml.get("dependencies") if isinstance(chart_yaml, dict) else None
+    return {str(d["name"]): str(d.get("alias") or d["name"]) for d in deps or [] if isinstance(d, dict) and d.get("name")}
+
+
+def chart_files(chart_dir: Path, where: str, prefix: tuple[str, ...] = ()) -> list[ChartFiles]:
+    """values.yaml and templates of an unpacked chart, then of each subchart in its charts/ (folders,
+    or archives unpacked beside them), each under the key its parent gives it."""
+    values = chart_dir / "values.yaml"
+    found = [
+        ChartFiles(
+            values.read_text(encoding="utf-8") if values.is_file() else "",
+            _text_files(chart_dir / "templates") if (chart_dir / "templates").is_dir() else {},
+            prefix,
+        )
+    ]
+    try:
+        names = _dependency_names(yaml.load((chart_dir / "Chart.yaml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader))
+    except (OSError, yaml.YAMLError):
+        names = {}
+    charts = chart_dir / "charts"
+    if not charts.is_dir():
+        return found
+    for entry in sorted(charts.iterdir()):
+        sub: Path | None = None
+        if entry.is_dir() and (entry / "Chart.yaml").is_file():
+            sub = entry
+        elif entry.is_file() and entry.name.endswith(".tgz"):
+            unpacked = charts / f".{entry.name}.unpacked"
+            try:
+                with tarfile.open(entry, mode="r:gz") as tar:
+                    tar.extractall(unpacked, filter="data")
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                raise UsageError(f"{where}: subchart {entry.name} is not a readable chart archive ({exc})") from exc
+            sub = next((d for d in sorted(unpacked.iterdir()) if (d / "Chart.yaml").is_file()), None)
+        if sub is None:
+            continue
+        try:
+            name = str(yaml.load((sub / "Chart.yaml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)["name"])
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            raise UsageError(f"{where}: subchart {entry.name} has no readable Chart.yaml with a name") from exc
+        found += chart_files(sub, where, (*prefix, names.get(name, name)))
+    return found
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -238,10 +301,14 @@ def read_chart(archive: ChartArchive, scratch: Path) -> ChartContents:
             f"not {archive.chart} {archive.version}; the repository index is wrong"
         )
     schema_file = chart_dir / VALUES_SCHEMA
+    values_file = chart_dir / "values.yaml"
+    crds = crds_in(chart_dir, where)
     return ChartContents(
         chart_yaml=chart_yaml,
         values_schema=schema_file.read_bytes() if schema_file.is_file() else None,
-        crds=crds_in(chart_dir, where),
+        crds=crds,
+        charts=tuple(chart_files(chart_dir, where)),
+        values_sha256=hashlib.sha256(values_file.read_bytes()).hexdigest() if values_file.is_file() else "",
     )
 
 
@@ -279,11 +346,88 @@ def source_note(archive: ChartArchive, contents: ChartContents, today: str, what
     return "\n".join(lines).encode("utf-8")
 
 
+def generated_schema(entry: ChartEntry, archive: ChartArchive, contents: ChartContents) -> bytes:
+    """The schema generated from the chart's values.yaml and templates, as the file is written."""
+    if not contents.charts or not contents.charts[0].values.strip():
+        raise UsageError(
+            f"{archive.chart} {archive.version}: the archive has no {archive.chart}/values.yaml to generate a values "
+            f"schema from; set charts.{archive.chart}.values_schema: {NONE} in {CATALOG}"
+        )
+    title = f"{archive.chart} {archive.version} values (generated from its values.yaml; not published by the chart)"
+    try:
+        schema = values_schema.generate(contents.charts, entry.free_form_values, title)
+    except GenerationError as exc:
+        raise UsageError(f"{archive.chart} {archive.version}: cannot generate a values schema: {exc}") from exc
+    return (json.dumps(schema, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def generated_folder(need: Need, archive: ChartArchive, contents: ChartContents, today: str) -> Folder:
+    """The generated schema and a SOURCE note that says it is generated, from what, and how to make it again."""
+    entry, chart = need.entry, archive.chart
+    schema = generated_schema(entry, archive, contents)
+    licence = contents.licence or "not stated in the chart's Chart.yaml annotations"
+    subcharts = [c for c in contents.charts if c.prefix]
+    why = (
+        f"the schema the chart ships lists only some of its values ({entry.values_schema_file(archive.version)})"
+        if entry.values_schema == PUBLISHED
+        else "the chart ships no values schema"
+    )
+    lines = [
+        f"# Source: {chart} {archive.version}, values schema GENERATED from the chart's values.yaml",
+        "",
+        f"`{VALUES_FILE}` here is not upstream's: {why}.",
+        f"`invoke schemas` generated it on {today} ({values_schema.GENERATOR}) from the chart archive, so that",
+        "`invoke check` reports a value the chart does not know (helm-values-unknown-key, with the closest",
+        "key it does know). Do not edit it by hand.",
+        "",
+        f"- Repository: {archive.repo_url}",
+        f"- Chart: {chart}",
+        f"- Version: {archive.version}",
+        f"- App version: {contents.app_version or 'not set'}",
+        f"- Archive: {archive.url}",
+        f"- Archive sha256: `{archive.sha256}`",
+        f"- values.yaml sha256: `{contents.values_sha256}`",
+        f"- Licence: {licence}",
+        f"- Generated: {today}",
+        "",
+        "## How",
+        "",
+        f"- The values are those of `{chart}/values.yaml`, each typed by its default (any type where the default",
+        '  is null; a string, number or boolean where it is ""), plus the keys its comments document and the',
+        f'  keys its {sum(len(c.templates) for c in contents.charts)} template files read. Every value may be null (Helm\'s "remove the default").',
+        "- Every mapping is closed (`additionalProperties: false`) except the free-form ones: a mapping a template",
+        "  hands on whole (`toYaml`, `tpl`, `omit`, `range $key, $value`, `with` then `toYaml .`), an empty mapping",
+        "  (`annotations: {}`), a Kubernetes field by its name (`resources`, `affinity`, `env`, `securityContext`,",
+        "  `*Annotations`, `*Labels`, ...), and what the catalog names.",
+    ]
+    if subcharts:
+        lines.append(
+            "- Bundled subcharts, under their keys: "
+            + ", ".join(f"`{'.'.join(c.prefix)}`" for c in subcharts)
+            + " (their values.yaml and templates, the same way)."
+        )
+    free = ", ".join(f"`{p}`" for p in entry.free_form_values) or "none"
+    lines += [
+        f"- Left open by `free_form_values` of charts.{chart} in {CATALOG}: {free}.",
+        "",
+        "## Generate it again",
+        "",
+        f"`invoke schemas` generates it for every new pinned version (so a Renovate bump of {chart} gets its own);",
+        "`invoke schemas --force` writes it again after a change to the generator or to `free_form_values`.",
+        f"A key {chart} accepts but this schema refuses goes under `free_form_values` of charts.{chart}.",
+        "",
+    ]
+    note = "\n".join(lines).encode("utf-8")
+    return Folder(
+        str(Path(entry.generated_schema_file(need.pin.version)).parent.as_posix()), {VALUES_FILE: schema, SOURCE_NOTE: note}
+    )
+
+
 def values_folder(need: Need, archive: ChartArchive, contents: ChartContents, today: str) -> Folder:
     if contents.values_schema is None:
         raise UsageError(
             f"{CATALOG}: charts.{archive.chart}.values_schema is {PUBLISHED}, but {archive.chart} {archive.version} "
-            f"ships no {archive.chart}/{VALUES_SCHEMA}; set values_schema: {NONE} for it"
+            f"ships no {archive.chart}/{VALUES_SCHEMA}; set values_schema: generated for it"
         )
     rel = str(Path(need.entry.values_schema_file(need.pin.version)).parent.as_posix())
     note = source_note(archive, contents, today, "chart values schema", [(VALUES_SCHEMA, f"{archive.chart}/{VALUES_SCHEMA}")])
@@ -374,7 +518,7 @@ def current_plan(repo: Repo, envs: list[str], force: bool) -> list[Need]:
 
 
 def _present(need: Need) -> tuple[str, str]:
-    values = "present" if need.entry.values_schema == PUBLISHED else "not published"
+    values = "not checked" if need.entry.values_schema == NONE else "present"
     folder = need.entry.crd_dir(need.pin.version)
     crds = f"present {folder.rsplit('/', 1)[-1]}" if need.entry.crds and folder else "-"
     return values, crds
@@ -399,6 +543,10 @@ def prepare(needs: list[Need], source: ArchiveSource, today: str) -> Prepared:
             folder = values_folder(need, archive, contents, today)
             prepared.folders.setdefault(folder.rel, folder)
             values = "vendored"
+        if need.generated:
+            folder = generated_folder(need, archive, contents, today)
+            prepared.folders.setdefault(folder.rel, folder)
+            values = "generated" if need.entry.values_schema != PUBLISHED else f"{values}, generated"
         if need.crds:
             folder = crd_folder(need, archive, contents, today)
             prepared.folders.setdefault(folder.rel, folder)

@@ -94,7 +94,10 @@ def _where(ctx: CheckContext, obj: ChartObject, entry: ChartEntry | None, suffix
     prefix = entry.components.get(component) if entry and component else None
     if prefix is None:
         return application_location(ctx, obj.release)
-    return ctx.value_location(obj.release, [*dotted_path(prefix), *suffix])
+    path = [*dotted_path(prefix), *suffix]
+    # the component's own setting, else the chart-wide one it inherits (Airflow's top-level securityContexts)
+    found = ctx.value_location_exact(obj.release, path) or (ctx.value_location_exact(obj.release, suffix) if suffix else None)
+    return found or ctx.value_location(obj.release, path)
 
 
 def containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import jsonschema
-from packaging.version import InvalidVersion, Version
 
 from ...charts.release import ChartRelease
 from ...charts.values import dotted_get, dotted_path, ref_sources, sources_of
@@ -15,6 +14,7 @@ from ...model import windows, yamlio
 from ...model.facts import expand, template_complete
 from ...model.findings import UsageError, error
 from ...model.rendered import RenderedObject
+from ...model.versions import is_exact_chart_version
 from ..context import CheckContext, ClusterRender
 from . import ci_trust, cluster_facts, terraform_contracts
 
@@ -87,6 +87,7 @@ def _promotion_order(ctx: CheckContext) -> None:
                     rel,
                     f"promotion.order {order} is also the order of {seen[order]}",
                     "give every environment its own place in the promotion order",
+                    yamlio.line_of(ctx.repo.text(rel), ["promotion", "order"]),
                 )
             )
         seen[order] = env
@@ -95,8 +96,10 @@ def _promotion_order(ctx: CheckContext) -> None:
 # --- Applications -----------------------------------------------------------------------------
 def _addons(ctx: CheckContext, cluster: ClusterRender) -> None:
     apps = {a.name for a in cluster.applications()}
-    wanted = set(cluster.config.addons)
+    listed = list(cluster.config.addons)
+    wanted = set(listed)
     rel = cluster.config.file
+    text = ctx.repo.text(rel)
     for name in sorted(wanted - apps):
         ctx.add(
             error(
@@ -104,6 +107,7 @@ def _addons(ctx: CheckContext, cluster: ClusterRender) -> None:
                 rel,
                 f"add-on {name} is listed in cluster.yaml but no Application {name} is rendered",
                 f"add ../../apps/{name} to clusters/{cluster.env}/kustomization.yaml, or drop it from addons",
+                yamlio.line_of(text, ["addons", listed.index(name)]),
             )
         )
     for name in sorted(apps - wanted):
@@ -113,16 +117,9 @@ def _addons(ctx: CheckContext, cluster: ClusterRender) -> None:
                 rel,
                 f"Application {name} is rendered but not listed under addons",
                 f"add {name} to addons in {rel} (Terraform reads it to create the app's AWS side)",
+                yamlio.line_of(text, ["addons"]),
             )
         )
-
-
-def _exact_version(version: str) -> bool:
-    try:
-        Version(version.lstrip("v"))
-    except InvalidVersion:
-        return False
-    return True
 
 
 def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject) -> None:
@@ -153,13 +150,14 @@ def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: Rendere
                         line,
                     )
                 )
-            elif not _exact_version(str(version)):
+            elif not is_exact_chart_version(yamlio.scalar_str(version)):
                 ctx.add(
                     error(
                         "chart-version-not-exact",
                         file,
-                        f"[{cluster.env}] Application {app.name}: chart {src['chart']} targetRevision '{version}' is not an exact version",
-                        "pin an exact version such as 1.2.3; ranges move without review",
+                        f"[{cluster.env}] Application {app.name}: chart {src['chart']} targetRevision '{version}' is not an exact "
+                        "version; Helm reads it as a range and picks the newest release it matches",
+                        "pin one release as MAJOR.MINOR.PATCH, such as 1.2.3 (quoted, so YAML keeps it a string)",
                         line,
                     )
                 )
@@ -187,11 +185,11 @@ def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: Rendere
 def _value_files(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject, index: int, src: dict[str, Any]) -> None:
     helm = src.get("helm") or {}
 
-    def where() -> tuple[str, int | None]:
-        return ctx.locate(app, ["spec", "sources", index, "helm"])
+    def where(key: str) -> tuple[str, int | None]:
+        return ctx.locate(app, ["spec", "sources", index, "helm", key])
 
     if helm.get("ignoreMissingValueFiles"):
-        file, line = where()
+        file, line = where("ignoreMissingValueFiles")
         ctx.add(
             error(
                 "ignore-missing-value-files",
@@ -204,7 +202,7 @@ def _value_files(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject,
     expected = [f"$values/apps/{app.name}/values.yaml", f"$values/clusters/{cluster.env}/values/{app.name}.yaml"]
     actual = [str(v) for v in helm.get("valueFiles") or []]
     if actual != expected:
-        file, line = where()
+        file, line = where("valueFiles")
         ctx.add(
             error(
                 "value-files-layout",
@@ -279,7 +277,7 @@ def _app_project(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject)
 # --- values that must agree with cluster.yaml -------------------------------------------------
 def _cluster_bindings(ctx: CheckContext, cluster: ClusterRender, release: ChartRelease) -> None:
     entry = ctx.schemas.chart(release.source.chart)
-    if entry is None:
+    if entry is None or not release.readable:
         return
     own_folder = f"clusters/{cluster.env}/"
     for dotted, template in entry.bindings.items():
@@ -357,9 +355,10 @@ def _workload_identities(ctx: CheckContext, cluster: ClusterRender) -> None:
         if isinstance(v, dict)
     }
     found: dict[tuple[str, str], tuple[ChartRelease, str]] = {}
+    unknown = [r for r in cluster.releases if not r.readable]  # whose service accounts cannot be known
     for release in cluster.releases:
         entry = ctx.schemas.chart(release.source.chart)
-        if entry is None:
+        if entry is None or not release.readable:
             continue
         namespace = str(((release.app.obj.get("spec") or {}).get("destination") or {}).get("namespace", ""))
         for dotted in entry.aws_service_accounts:
@@ -391,13 +390,15 @@ def _workload_identities(ctx: CheckContext, cluster: ClusterRender) -> None:
                 )
             )
     for key, name in sorted(declared.items()):
-        if key not in found:
+        if key not in found and not unknown:
+            rel = cluster.config.file
             ctx.add(
                 error(
                     "workload-identity",
-                    cluster.config.file,
+                    rel,
                     f"[{cluster.env}] workload identity {name} binds {key[0]}/{key[1]}, but no chart in this cluster runs that service account",
                     "correct the namespace/service_account, or remove the entry",
+                    yamlio.line_of(ctx.repo.text(rel), ["workload_identities", name]),
                 )
             )
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...charts.release import ChartRelease
-from ...charts.values import dotted_get, dotted_path
+from ...charts.values import dotted_get, dotted_path, without_nulls
 from ...model.findings import error
 from ...model.rendered import RenderedObject
 from ...model.yamlio import PathPart
@@ -27,7 +27,7 @@ CREDENTIALS_IN_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@{}]+:[^/\s@{}]+@", 
 
 def run(ctx: CheckContext) -> None:
     for cluster in ctx.clusters.values():
-        for release in cluster.releases:
+        for release in (r for r in cluster.releases if r.readable):
             _images(ctx, cluster, release)
             _plaintext_values(ctx, release)
             _resources(ctx, release)
@@ -142,7 +142,7 @@ def _resources(ctx: CheckContext, release: ChartRelease) -> None:
         owner = dotted_get(release.merged.values, parent) if parent else release.merged.values
         if isinstance(owner, dict) and owner.get("enabled") is False:
             continue
-        resources = dotted_get(release.merged.values, dotted)
+        resources = without_nulls(dotted_get(release.merged.values, dotted))  # `cpu: null` removes the request
         requests = (resources or {}).get("requests") or {} if isinstance(resources, dict) else {}
         limits = (resources or {}).get("limits") or {} if isinstance(resources, dict) else {}
         missing = [
@@ -194,22 +194,23 @@ def wave(obj: RenderedObject) -> int:
         return 0
 
 
-def _crd_owners(ctx: CheckContext, cluster: ClusterRender) -> dict[str, RenderedObject]:
-    """API group -> the Application whose chart installs that group's CRDs."""
-    owners: dict[str, RenderedObject] = {}
+def _crd_owners(ctx: CheckContext, cluster: ClusterRender) -> dict[tuple[str, str], RenderedObject]:
+    """(API group, kind) -> the Application whose chart installs that kind's CRD. A kind no vendored
+    CRD defines is unknown-kind's to report, not an ordering problem."""
+    owners: dict[tuple[str, str], RenderedObject] = {}
     for release in cluster.releases:
         folder = ctx.crd_folder(release)
         if folder is None or not ctx.repo.path(folder).is_dir():
             continue
-        for group, _, _ in ctx.schemas.crds_in(folder):
-            owners.setdefault(group, release.app)
+        for group, _, kind in ctx.schemas.crds_in(folder):
+            owners.setdefault((group, kind), release.app)
     return owners
 
 
 def _crds_before_crs(ctx: CheckContext, cluster: ClusterRender) -> None:
     owners = _crd_owners(ctx, cluster)
     for obj in cluster.objects:
-        owner = owners.get(obj.group)
+        owner = owners.get((obj.group, obj.kind))
         if owner is None or owner is obj:
             continue
         if obj.kind == "Application" or obj.kind == "AppProject":

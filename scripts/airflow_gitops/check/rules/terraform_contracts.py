@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...model import facts, hcl
+from ...model import facts, hcl, yamlio
 from ...model.findings import error
 from ...model.repo import ClusterConfig
 from ..context import CheckContext
@@ -143,6 +143,7 @@ def _stack(ctx: CheckContext, config: ClusterConfig, layer: str) -> None:
                 config.file,
                 f"[{config.env}] there is no {rel}",
                 f"copy terraform/stacks/dev/{layer} to terraform/stacks/{config.env}/{layer} and adjust its backend",
+                yamlio.line_of(ctx.repo.text(config.file), ["environment"]),
             )
         )
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ...model import yamlio
 from ...model.findings import UsageError, error
 from ...upgrades import holds
 from ...upgrades.pins import comment_fields, is_values_file
@@ -56,12 +57,14 @@ def _holds(ctx: CheckContext) -> None:
         try:
             holds.load(ctx.repo, env)
         except UsageError as exc:
+            rel = holds.holds_file(env)
             ctx.add(
                 error(
                     "hold-invalid",
-                    holds.holds_file(env),
+                    rel,
                     str(exc),
                     "fix the file, or release the hold with invoke hold --release",
+                    yamlio.line_of(ctx.repo.text(rel), ["holds"]) or 1,
                 )
             )
             return
@@ -71,12 +74,12 @@ def _holds(ctx: CheckContext) -> None:
         ctx.add(error("renovate-config-invalid", holds.RENOVATE_FILE, str(exc), "fix renovate.json"))
         return
     for problem in problems:
-        file, _, message = problem.partition(": ")
         ctx.add(
             error(
                 "hold-not-in-renovate",
-                file,
-                message,
+                problem.file,
+                problem.message,
                 "set and release holds only with invoke hold / invoke rollback, which write both files",
+                problem.line,
             )
         )

@@ -2,22 +2,28 @@
 
 Built-in kinds use the Kubernetes schemas of the cluster's version; custom resources use the CRDs
 vendored for the version of the chart that installs them; values use the chart's values.schema.json
-at the pinned version.
+at the pinned version, and for a chart that publishes none (or one that lists only some values) the
+schema generated from its values.yaml. A key the schema does not know is `helm-values-unknown-key`,
+with the closest key it does know.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema
 import yaml
 
 from ...charts.release import ChartRelease
+from ...charts.values import without_nulls
 from ...model.findings import error
 from ...model.rendered import RenderedObject
+from ...model.schemas import PUBLISHED, ChartEntry
+from ...model.versions import is_exact_chart_version
 from ...model.yamlio import PathPart
 from ..context import CheckContext, ClusterRender
 from . import crd_rules
@@ -42,8 +48,8 @@ def _crd_dirs(ctx: CheckContext, cluster: ClusterRender) -> list[str]:
     dirs = []
     for release in cluster.releases:
         entry = ctx.schemas.chart(release.source.chart)
-        if entry is None or not entry.crds:
-            continue
+        if entry is None or not entry.crds or not is_exact_chart_version(release.source.version):
+            continue  # a range is chart-version-not-exact's to report: no CRD folder belongs to it
         folder = ctx.crd_folder(release)
         if folder is None or not ctx.repo.path(folder).is_dir():
             file, line = ctx.locate(release.app, ["spec", "sources", release.source.index, "targetRevision"])
@@ -230,35 +236,82 @@ def _validate_values(ctx: CheckContext, release: ChartRelease) -> None:
             )
         )
         return
-    if entry.values_schema != "published" or not src.version:
-        return
-    schema_file = entry.values_schema_file(src.version)
-    if not ctx.repo.exists(schema_file):
+    schema_files = entry.values_schema_files(src.version)
+    if not schema_files or not is_exact_chart_version(src.version):
+        return  # not checked, or a range that chart-version-not-exact reports: no schema belongs to it
+    absent = [f for f in schema_files if not ctx.repo.exists(f)]
+    if absent:
         file, line = ctx.locate(release.app, ["spec", "sources", src.index, "targetRevision"])
+        what = (
+            "publishes values.schema.json" if entry.values_schema == PUBLISHED and not entry.generates else "has a values schema"
+        )
         ctx.add(
             error(
                 "chart-schema-missing",
                 file,
-                f"[{release.env}] {src.chart} {src.version} publishes values.schema.json, but {schema_file} is not vendored",
+                f"[{release.env}] {src.chart} {src.version} {what}, but {', '.join(absent)} is not vendored",
                 "run `invoke schemas` where the chart repository is reachable, and commit the result",
                 line,
             )
         )
         return
-    validator = ctx.schemas.values_validator(schema_file)
-    _unknown_top_level_keys(ctx, release, validator.schema)
-    for err in _schema_errors(validator, release.merged.values):
-        path = _error_path(err)
-        file, line = ctx.value_location(release, path)
-        ctx.add(
-            error(
-                "helm-values-schema",
-                file,
-                f"[{release.env}] {src.chart} {src.version} values at {_dotted(path)}: {_short(err.message)}",
-                f"use a key and type that {src.chart} {src.version}'s values.schema.json accepts",
-                line,
-            )
-        )
+    if not release.readable:
+        return  # yaml-syntax reports the broken file; its values are unknown
+    values = without_nulls(release.merged.values)
+    seen: set[tuple[str, ...]] = set()
+    for schema_file in schema_files:
+        validator = ctx.schemas.values_validator(schema_file)
+        if not entry.generates:
+            _unknown_top_level_keys(ctx, release, validator.schema)
+        for err in _schema_errors(validator, values):
+            for rule, path, message, fix in _values_problems(err, entry, src.version, schema_file):
+                key = (rule, *map(str, path))
+                if key in seen:
+                    continue  # the published schema said it first
+                seen.add(key)
+                file, line = ctx.value_location(release, path)
+                ctx.add(error(rule, file, f"[{release.env}] {message}", fix, line))
+
+
+def closest(key: str, known: list[str]) -> str | None:
+    """The known key a misspelt one most likely means."""
+    found = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not found:
+        found = [k for k in known if k.lower() == key.lower()]
+    return found[0] if found else None
+
+
+def _values_problems(
+    err: jsonschema.ValidationError, entry: ChartEntry, version: str, schema_file: str
+) -> Iterator[tuple[str, list[PathPart], str, str]]:
+    """(rule, path, message, fix) for one schema error: one per unknown key, naming the closest known one."""
+    chart = f"{entry.name} {version}"
+    where: list[PathPart] = list(err.absolute_path)
+    if err.validator == "additionalProperties" and err.validator_value is False and isinstance(err.instance, dict):
+        schema = err.schema if isinstance(err.schema, dict) else {}
+        known = sorted(str(k) for k in schema.get("properties") or {})
+        patterns = [re.compile(p) for p in schema.get("patternProperties") or {}]
+        under = f"under {_dotted(where)}" if where else "at the top level"
+        for key in sorted(str(k) for k in err.instance):
+            if key in known or any(p.search(key) for p in patterns):
+                continue
+            path = [*where, key]
+            guess = closest(key, known)
+            message = f"{chart} has no value {_dotted(path)}" + (f" (did you mean {_dotted([*where, guess])}?)" if guess else "")
+            if guess:
+                fix = f"rename '{key}' to '{guess}', the closest value {chart} knows {under} ({schema_file})"
+            else:
+                listed = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+                fix = f"remove '{key}'; {chart} knows {under}: {listed or 'nothing'} ({schema_file})"
+            yield "helm-values-unknown-key", path, message + "; Helm would ignore it", fix
+        return
+    path = _error_path(err)
+    yield (
+        "helm-values-schema",
+        path,
+        f"{chart} values at {_dotted(path)}: {_short(err.message)}",
+        f"use a key and type that {schema_file} accepts",
+    )
 
 
 def _unknown_top_level_keys(ctx: CheckContext, release: ChartRelease, schema: Any) -> None:
@@ -270,16 +323,24 @@ def _unknown_top_level_keys(ctx: CheckContext, release: ChartRelease, schema: An
     entry = ctx.schemas.chart(release.source.chart)
     if entry is not None and entry.values_schema_partial:
         return
-    known = set(schema["properties"]) | {"global"}
+    known = sorted(set(schema["properties"]) | {"global"})
     src = release.source
-    for key in sorted(set(release.merged.values) - known):
+    for key in sorted(set(release.merged.values) - set(known)):
         file, line = ctx.value_location(release, [key])
+        guess = closest(key, known)
+        fix = (
+            f"rename '{key}' to '{guess}', the closest top-level value of {src.chart} {src.version}"
+            if guess
+            else f"remove '{key}'; see the top-level keys of {src.chart} {src.version}'s values.schema.json"
+        )
         ctx.add(
             error(
                 "helm-values-unknown-key",
                 file,
-                f"[{release.env}] {src.chart} {src.version} has no top-level value '{key}'; Helm would ignore it",
-                f"correct the key; see the keys of {src.chart} {src.version}'s values.schema.json",
+                f"[{release.env}] {src.chart} {src.version} has no top-level value '{key}'"
+                + (f" (did you mean '{guess}'?)" if guess else "")
+                + "; Helm would ignore it",
+                fix,
                 line,
             )
         )
