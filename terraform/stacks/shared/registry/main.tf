@@ -46,6 +46,11 @@ module "registry" {
 
   repository_names = local.repository
   pull_account_ids = local.pull_accounts
+  # Docker Hub and GitHub's registry serve ECR only with a login.
+  pull_through_cache_rules = {
+    for prefix, host in try(local.registry.pull_through_cache, {}) :
+    prefix => { upstream_registry_url = host, credentials = contains(["registry-1.docker.io", "ghcr.io"], host) }
+  }
 }
 
 # The roles of the image and promote workflows (.github/README.md). Pushing is for main and release
