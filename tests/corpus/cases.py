@@ -29,6 +29,7 @@ class Case:
     rule: str
     mutate: Callable[[Path], str]  # breaks the repo; returns the file the finding must name
     env: str | None = None  # limit the check to one environment (faster); None checks all
+    charts: bool = False  # render the charts (stand-ins under the pinned names) and check what they render
 
 
 def _misspelt_values_key(root: Path) -> str:
@@ -377,4 +378,25 @@ CASES = CASES + (
     Case("hold-without-renovate-rule", "hold-not-in-renovate", _hold_without_renovate_rule, "staging"),
     Case("hold-file-malformed", "hold-invalid", _hold_file_malformed, "dev"),
     Case("chart-schema-not-vendored", "chart-schema-missing", _chart_schema_not_vendored, "dev"),
+)
+
+
+# --- what the charts render (stand-in charts, with the repository's values) ------------------------
+def _image_outside_the_registry(root: Path) -> str:
+    rel = "clusters/staging/values/metrics-server.yaml"
+    return edit_yaml(root, rel, lambda v: set_path(v, "image.repository", "registry.k8s.io/metrics-server/metrics-server"))
+
+
+def _rendered_image_without_digest(root: Path) -> str:
+    return _replace(
+        root,
+        "clusters/prod/values/aws-load-balancer-controller.yaml",
+        "tag: v3.5.0@sha256:298acdff5a571731276aaea3d5cc450a264e4ad710a5bddf3e518f68a3f9f6cb",
+        "tag: v3.5.0",
+    )
+
+
+CASES = CASES + (
+    Case("image-outside-the-registry", "image-registry", _image_outside_the_registry, "staging", charts=True),
+    Case("rendered-image-without-digest", "image-digest-required", _rendered_image_without_digest, "prod", charts=True),
 )
