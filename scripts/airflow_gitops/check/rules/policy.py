@@ -95,7 +95,8 @@ def _images(ctx: CheckContext, cluster: ClusterRender, release: ChartRelease) ->
                 (warning if pending else error)(
                     "image-digest-required",
                     file,
-                    f"[{cluster.env}] image {block.get('repository')}:{tag} is pinned by tag only; {cluster.env} pins images by digest",
+                    f"[{cluster.env}] image {block.get('repository')}:{tag} is pinned by tag only; {cluster.env} pins images by digest"
+                    + (" (listed in promotion.digest_pending)" if pending else ""),
                     "add the digest (invoke promote writes tag and digest together)",
                     line,
                 )
