@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
+
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
@@ -107,6 +110,31 @@ def tf_backend(c: Context, env: str = "", registry: bool = False) -> None:
 def rehearse(c: Context, env: str = "dev", logs: str | None = None) -> None:
     """Apply the platform against local AWS emulators: tf-backend, stacks, secrets-init, an image, promote, destroy."""
     _finish(common.guarded(lambda: platform.rehearse(env, logs)))
+
+
+@task(
+    help={
+        "upstream": "the cache prefix of the upstream registry (cluster.yaml registry.pull_through_cache): docker-hub or ghcr",
+        "username": "the upstream account's user name",
+        "env": "the environment whose cluster.yaml names the registry (default dev; all name the same one)",
+    }
+)
+def registry_credentials(c: Context, upstream: str = "", username: str = "", env: str = "dev") -> None:
+    """Store an upstream registry's login for the pull-through cache; the access token is read from standard input."""
+    _finish(
+        common.guarded(
+            lambda: (
+                common.require(upstream=upstream, username=username)
+                or platform.registry_credentials(env, upstream, username, _token_from_stdin())
+            )
+        )
+    )
+
+
+def _token_from_stdin() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("access token: ")
+    return sys.stdin.read()
 
 
 @task(help={"env": "the environment whose Airflow secrets to fill (required)"})

@@ -20,6 +20,23 @@ from airflow_gitops.adapters.helm_engine import package
 from airflow_gitops.charts.values import chart_sources
 from airflow_gitops.model.repo import Repo
 
+# The image from the value paths the real charts use (image.*, image.keda.*, global.image.*,
+# controller.image.*), so the repository's image pins reach what the stand-in renders.
+GENERIC_HELPERS = """\
+{{- define "standin.image" -}}
+{{- $img := .Values.image | default dict -}}
+{{- $keda := $img.keda | default dict -}}
+{{- $global := (.Values.global | default dict).image | default dict -}}
+{{- $ctl := (.Values.controller | default dict).image | default dict -}}
+{{- $kedaRepo := "" -}}
+{{- if $keda.repository }}{{ $kedaRepo = printf "%s/%s" $keda.registry $keda.repository }}{{ end -}}
+{{- $repo := coalesce $img.repository $kedaRepo $global.repository $ctl.repository (printf "registry.example.com/%s" .Chart.Name) -}}
+{{- $tag := coalesce $img.tag $keda.tag $global.tag $ctl.tag .Chart.AppVersion -}}
+{{- $digest := coalesce $img.digest $ctl.digest "" -}}
+{{- if $digest }}{{ $repo }}@{{ $digest }}{{ else }}{{ $repo }}:{{ $tag }}{{ end -}}
+{{- end -}}
+"""
+
 GENERIC_DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -39,7 +56,7 @@ spec:
       securityContext: {runAsNonRoot: true, runAsUser: 65534}
       containers:
         - name: {{ .Chart.Name }}
-          image: registry.example.com/{{ .Chart.Name }}:{{ .Chart.AppVersion }}
+          image: {{ include "standin.image" . }}
           resources:
             requests: {cpu: 10m, memory: 32Mi}
             limits: {memory: 64Mi}
@@ -131,7 +148,7 @@ def build(name: str, version: str, files: dict[str, str], destination: Path, val
 def standin_files(name: str) -> tuple[dict[str, str], object]:
     if name == "airflow":
         return {"templates/_helpers.tpl": AIRFLOW_HELPERS, "templates/components.yaml": AIRFLOW_COMPONENTS}, AIRFLOW_DEFAULTS
-    return {"templates/deployment.yaml": GENERIC_DEPLOYMENT}, {}
+    return {"templates/_helpers.tpl": GENERIC_HELPERS, "templates/deployment.yaml": GENERIC_DEPLOYMENT}, {}
 
 
 def pinned_charts(root: Path) -> set[tuple[str, str]]:

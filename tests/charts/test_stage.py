@@ -99,11 +99,12 @@ def test_policy_resources_probes_and_pdb(tmp_path: Path, local_repo: LocalRepo, 
 def test_prod_wants_digests_for_airflow_images(tmp_path: Path, local_repo: LocalRepo, make_renderer: Make) -> None:
     repo = make_repo(tmp_path / "r", local_repo.url, env="prod")
     cluster = repo.path("clusters/prod/cluster.yaml")
-    cluster.write_text(cluster.read_text() + "registry: {account_id: '4', region: r}\nairflow: {image_repository: app}\n")
+    pins = "promotion: {pin_images_by_digest: true}\n"
+    cluster.write_text(cluster.read_text() + pins + "registry: {account_id: '4', region: r}\nairflow: {image_repository: app}\n")
     values = repo.path("clusters/prod/values/app.yaml")
     values.write_text("image: 4.dkr.ecr.r.amazonaws.com/app:1.0\n")
     _, findings = check(Repo(repo.root), make_renderer())
-    assert rules(findings) == {"chart-image-digest"}
+    assert rules(findings) == {"image-digest-required"}
     values.write_text("image: 4.dkr.ecr.r.amazonaws.com/app:1.0@sha256:" + "a" * 64 + "\n")
     assert check(Repo(repo.root), make_renderer())[1] == []
 
@@ -150,3 +151,52 @@ def test_a_corrupt_cached_archive_is_one_finding(tmp_path: Path, make_renderer: 
     [finding] = findings
     assert finding.rule == "chart-load-failed"
     assert "delete" in finding.fix
+
+
+def _registry_repo(root: Path, repo_url: str, env: str, pins_by_digest: bool, image: str, pending: str = "") -> Repo:
+    repo = make_repo(root, repo_url, env=env, env_values=f"image: {image}\n")
+    cluster = repo.path(f"clusters/{env}/cluster.yaml")
+    promotion = f"promotion: {{pin_images_by_digest: {str(pins_by_digest).lower()}{pending}}}\n"
+    cache = "pull_through_cache: {quay: quay.io}"
+    cluster.write_text(cluster.read_text() + promotion + f"registry: {{account_id: '4', region: r, {cache}}}\n")
+    return Repo(repo.root)
+
+
+DIGEST = "@sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_an_image_from_outside_the_registry_account_is_reported_at_its_values_line(
+    tmp_path: Path, local_repo: LocalRepo, make_renderer: Make, env: str
+) -> None:
+    repo = _registry_repo(tmp_path / "r", local_repo.url, env, False, "quay.io/app/app:1.0")
+    [finding] = check(repo, make_renderer())[1]
+    assert (finding.rule, finding.file, finding.line) == ("image-registry", f"clusters/{env}/values/app.yaml", 1)
+    assert "runs quay.io/app/app:1.0, which is not in the registry account's ECR (4.dkr.ecr.r.amazonaws.com)" in finding.message
+    assert "4.dkr.ecr.r.amazonaws.com/quay/..." in finding.fix
+
+
+def test_the_pull_through_cache_and_own_repositories_pass(tmp_path: Path, local_repo: LocalRepo, make_renderer: Make) -> None:
+    repo = _registry_repo(tmp_path / "r", local_repo.url, "prod", True, f"4.dkr.ecr.r.amazonaws.com/quay/app/app:1.0{DIGEST}")
+    assert check(repo, make_renderer())[1] == []
+
+
+def test_every_container_needs_a_digest_where_the_environment_pins_by_digest(
+    tmp_path: Path, local_repo: LocalRepo, make_renderer: Make
+) -> None:
+    image = "4.dkr.ecr.r.amazonaws.com/quay/app/app:1.0"
+    _, findings = check(_registry_repo(tmp_path / "p", local_repo.url, "staging", True, image), make_renderer())
+    [finding] = findings
+    assert (finding.rule, finding.severity, finding.file, finding.line) == (
+        "image-digest-required", Severity.ERROR, "clusters/staging/values/app.yaml", 1,
+    )  # fmt: skip
+    assert "container app runs 4.dkr.ecr.r.amazonaws.com/quay/app/app:1.0, pinned by tag only" in finding.message
+    assert check(_registry_repo(tmp_path / "d", local_repo.url, "dev", False, image), make_renderer())[1] == []
+
+
+def test_an_image_whose_digest_is_pending_is_a_warning(tmp_path: Path, local_repo: LocalRepo, make_renderer: Make) -> None:
+    pending = ", digest_pending: [4.dkr.ecr.r.amazonaws.com/quay/app/app]"
+    image = "4.dkr.ecr.r.amazonaws.com/quay/app/app:1.0"
+    [finding] = check(_registry_repo(tmp_path / "r", local_repo.url, "prod", True, image, pending), make_renderer())[1]
+    assert (finding.rule, finding.severity) == ("image-digest-required", Severity.WARNING)
+    assert "promotion.digest_pending" in finding.message

@@ -691,3 +691,24 @@ CASES = CASES + (
     Case("nodepool-requirement-restricted-label-domain", "crd-cel", _requirement_in_restricted_label_domain, "dev"),
     Case("nodepool-in-requirement-without-values", "crd-cel", _in_requirement_without_values, "dev"),
 )
+
+
+# --- what the charts render (stand-in charts, with the repository's values) ------------------------
+def _image_outside_the_registry(root: Path) -> str:
+    rel = "clusters/staging/values/metrics-server.yaml"
+    return edit_yaml(root, rel, lambda v: set_path(v, "image.repository", "registry.k8s.io/metrics-server/metrics-server"))
+
+
+def _rendered_image_without_digest(root: Path) -> str:
+    return _replace(
+        root,
+        "clusters/prod/values/aws-load-balancer-controller.yaml",
+        "tag: v3.5.0@sha256:298acdff5a571731276aaea3d5cc450a264e4ad710a5bddf3e518f68a3f9f6cb",
+        "tag: v3.5.0",
+    )
+
+
+CASES = CASES + (
+    Case("image-outside-the-registry", "image-registry", _image_outside_the_registry, "staging", charts=True),
+    Case("rendered-image-without-digest", "image-digest-required", _rendered_image_without_digest, "prod", charts=True),
+)

@@ -1,12 +1,8 @@
-"""Entry points for an environment's AWS side: tf-backend, secrets-init and rehearse."""
+"""Entry points for an environment's AWS side: tf-backend, secrets-init, registry-credentials and rehearse."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 
 def tf_backend(env: str, cwd: Path | None = None, registry: bool = False) -> int:
@@ -67,6 +63,24 @@ def secrets_init(env: str, cwd: Path | None = None) -> int:
         print(f"filled {filled} of {len(results)} secrets; {len(results) - filled} already had a value")
     else:
         print(f"all {len(results)} generated secrets already have a value; nothing changed")
+    return 0
+
+
+def registry_credentials(env: str, upstream: str, username: str, token_text: str, cwd: Path | None = None) -> int:
+    from ..adapters.aws import connect
+    from ..model.repo import Repo
+    from ..platform.registry_credentials import parse_login, upstream_of, write_login
+    from ..platform.state_backend import registry_stack
+
+    repo = Repo.discover(cwd)
+    repo.select_envs(env)
+    cluster = repo.cluster(env)
+    host = upstream_of(cluster, upstream)
+    login = parse_login(username, token_text)
+    registry = registry_stack(cluster)
+    result = write_login(connect(registry).secretsmanager(), upstream, login)
+    what = "written" if result == "written" else "already held; nothing changed"
+    print(f"{upstream} ({host}) login for {login.username}: {what} (registry account {registry.account_id}, {registry.region})")
     return 0
 
 

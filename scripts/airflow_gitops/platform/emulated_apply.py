@@ -15,6 +15,11 @@ UNEMULATED_TYPES: Mapping[str, str] = {
     "aws_eks_access_entry": "EKS CreateAccessEntry",
     "aws_eks_access_policy_association": "EKS AssociateAccessPolicy",
     "aws_eks_pod_identity_association": "EKS CreatePodIdentityAssociation",
+    "aws_ecr_pull_through_cache_rule": "ECR CreatePullThroughCacheRule",
+    "aws_ecr_repository_creation_template": "ECR CreateRepositoryCreationTemplate",
+    # served, but refused: moto takes only CreateRepository and ReplicateImage in a registry policy,
+    # where AWS also takes BatchImportUpstreamImage (pull-through cache)
+    "aws_ecr_registry_policy": "ECR PutRegistryPolicy with ecr:BatchImportUpstreamImage",
 }
 
 # Provider endpoint names of every service the stacks call; each is pointed at the emulator.

@@ -21,6 +21,8 @@ from ..model.repo import APPS_DIR, CLUSTERS_DIR, Repo
 # `# renovate: datasource=docker depName=x versioning=loose` above the line it describes.
 RENOVATE_COMMENT = re.compile(r"^\s*#\s*renovate:\s*(?P<fields>.+?)\s*$")
 _YAML_VALUE = re.compile(r"^\s*(?:-\s+)?(?P<key>[\w.-]+):\s*(?P<quote>[\"']?)(?P<value>[^\"'\s#]+)(?P=quote)")
+# A tag may carry its digest inline (tag@sha256:...), where a chart has no digest field.
+_INLINE_DIGEST = re.compile(r"^(?P<value>[^@]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 _HCL_VALUE = re.compile(r"^\s*\"?(?P<key>[\w-]+)\"?\s*=\s*\"(?P<value>[^\"]+)\"")
 _DIGEST = re.compile(r"^\s*digest:\s*[\"']?(?P<digest>sha256:[0-9a-f]{64})")
 _AMI_ALIAS = re.compile(r"^(?P<family>[\w-]+)@(?P<release>v\d+)$")
@@ -91,6 +93,9 @@ def _comment_pins(repo: Repo, file: str, hcl: bool) -> Iterator[Pin]:
         if alias:
             value = alias.group("release")
         digest_match = _DIGEST.match(lines[index + 2]) if not hcl and index + 2 < len(lines) else None
+        inline = _INLINE_DIGEST.match(value) if not hcl else None
+        if inline:
+            value = inline.group("value")
         yield Pin(
             file=file,
             line=index + 2,
@@ -99,7 +104,7 @@ def _comment_pins(repo: Repo, file: str, hcl: bool) -> Iterator[Pin]:
             version=value,
             env=env_of(file),
             manager="regex",
-            digest=digest_match.group("digest") if digest_match else None,
+            digest=inline.group("digest") if inline else (digest_match.group("digest") if digest_match else None),
         )
 
 
@@ -154,8 +159,17 @@ def _image_pin(file: str, key_path: tuple[str | int, ...], value: yaml.Node) -> 
             return None
         registry = _scalar(value, "registry")
         name = f"{registry.value}/{repository.value}" if registry is not None and registry.value else repository.value
+        version, _, digest = tag.value.partition("@")  # the tag kept beside its digest: v1.2.3@sha256:...
         return Pin(
-            file, tag.start_mark.line + 1, name, "docker", tag.value, env_of(file), "helm-values", None, (*key_path, "tag")
+            file,
+            tag.start_mark.line + 1,
+            name,
+            "docker",
+            version,
+            env_of(file),
+            "helm-values",
+            digest or None,
+            (*key_path, "tag"),
         )
     if isinstance(value, yaml.ScalarNode) and isinstance(value.value, str):
         image, sep, version = value.value.rpartition(":")

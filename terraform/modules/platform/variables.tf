@@ -34,8 +34,9 @@ variable "cluster" {
       backup_retention_days = number
     })
     registry = object({
-      account_id = string
-      region     = string
+      account_id         = string
+      region             = string
+      pull_through_cache = optional(map(string), {})
     })
     dns = object({
       zone = string

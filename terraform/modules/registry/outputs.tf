@@ -17,3 +17,13 @@ output "kms_key_arn" {
   description = "KMS key that encrypts the repositories."
   value       = aws_kms_key.this.arn
 }
+
+output "pull_through_cache_prefixes" {
+  description = "Upstream registry host by the repository prefix it is cached under: pull `<registry>/<prefix>/<path upstream>`."
+  value       = { for prefix, rule in aws_ecr_pull_through_cache_rule.this : prefix => rule.upstream_registry_url }
+}
+
+output "upstream_credential_secret_arns" {
+  description = "Secrets Manager secrets (created empty) that hold the upstream logins, by prefix."
+  value       = { for prefix, secret in aws_secretsmanager_secret.upstream_credentials : prefix => secret.arn }
+}

@@ -74,3 +74,53 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "pull_through_cache_rules" {
+  description = "Upstream registries cached in this registry, by repository prefix: an image is pulled as `<registry>/<prefix>/<path upstream>`. `credentials = true` marks upstreams that need a login (Docker Hub, GitHub's registry); their secret `ecr-pullthroughcache/<prefix>` is created empty and filled outside Terraform."
+  type = map(object({
+    upstream_registry_url = string
+    credentials           = optional(bool, false)
+  }))
+  default = {
+    docker-hub      = { upstream_registry_url = "registry-1.docker.io", credentials = true }
+    ghcr            = { upstream_registry_url = "ghcr.io", credentials = true }
+    quay            = { upstream_registry_url = "quay.io" }
+    registry-k8s-io = { upstream_registry_url = "registry.k8s.io" }
+    ecr-public      = { upstream_registry_url = "public.ecr.aws" }
+  }
+
+  validation {
+    condition     = alltrue([for prefix in keys(var.pull_through_cache_rules) : can(regex("^[a-z0-9]+([._-][a-z0-9]+)*$", prefix)) && length(prefix) >= 2 && length(prefix) <= 30])
+    error_message = "pull_through_cache_rules keys are repository prefixes: 2-30 lowercase letters, digits and single . _ - separators."
+  }
+
+  validation {
+    condition     = alltrue([for rule in values(var.pull_through_cache_rules) : !can(regex("^[a-z]+://", rule.upstream_registry_url))])
+    error_message = "upstream_registry_url is a host name such as quay.io, without a scheme."
+  }
+
+  validation {
+    condition = alltrue([
+      for rule in values(var.pull_through_cache_rules) :
+      rule.credentials if contains(["registry-1.docker.io", "ghcr.io"], rule.upstream_registry_url)
+    ])
+    error_message = "ECR pulls through from Docker Hub (registry-1.docker.io) and ghcr.io only with a login: set credentials = true for them."
+  }
+}
+
+variable "iam_name_prefix" {
+  description = "Prefix of the IAM roles the module creates."
+  type        = string
+  default     = "airflow-registry"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9+=,.@_-]{1,32}$", var.iam_name_prefix))
+    error_message = "iam_name_prefix must be 1-32 characters valid in an IAM role name."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary for the IAM roles the module creates (null: none)."
+  type        = string
+  default     = null
+}

@@ -1,7 +1,7 @@
-"""Policy on what the charts render: resources, non-root, probes, PodDisruptionBudgets, and in prod
-highly available Airflow components and images pinned by digest. Findings point at the values
-file that sets the component, where the catalog names the component's values; else at the
-Application that pins the chart."""
+"""Policy on what the charts render: resources, non-root, probes, PodDisruptionBudgets, images pulled
+from the registry account's ECR (pinned by digest where the environment says so), and in prod highly
+available Airflow components. Findings point at the values file that sets the image or component,
+where the values or the catalog name it; else at the Application that pins the chart."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...charts.release import ChartRelease
 from ...charts.values import dotted_path
-from ...model.findings import error
+from ...model.findings import error, warning
 from ...model.schemas import ChartEntry
 from ...model.yamlio import PathPart
 from ..context import CheckContext, ClusterRender
+from .policy import walk
 
 if TYPE_CHECKING:
     from ...charts.renderer import ChartObject
@@ -45,11 +46,11 @@ def run(ctx: CheckContext, cluster: ClusterRender) -> None:
             continue
         entry = ctx.schemas.chart(obj.release.source.chart)
         _containers(ctx, obj, spec, entry)
+        _images(ctx, cluster, obj, spec, entry)
         if obj.rendered.kind in REPLICATED:
             _disruption_budget(ctx, obj, pdbs, entry)
         if prod:
             _high_availability(ctx, obj, entry)
-            _airflow_digest(ctx, cluster, obj, spec, entry)
 
 
 def application_location(ctx: CheckContext, release: ChartRelease) -> tuple[str, int | None]:
@@ -227,21 +228,78 @@ def _high_availability(ctx: CheckContext, obj: ChartObject, entry: ChartEntry | 
     )
 
 
-def _airflow_digest(
-    ctx: CheckContext, cluster: ClusterRender, obj: ChartObject, spec: dict[str, Any], entry: ChartEntry | None
-) -> None:
-    repository = f"{cluster.config.registry}/{cluster.config.get('airflow.image_repository', 'airflow')}"
-    for _, container in containers(spec):
-        image = str(container.get("image", ""))
-        if image.split("@")[0].rsplit(":", 1)[0] != repository or DIGEST_MARK in image:
+def image_name(image: str) -> str:
+    """The repository of an image reference, without tag or digest."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if ":" in last else name
+
+
+def digest_pending(cluster: ClusterRender) -> set[str]:
+    """Images the environment knowingly pins by tag until their digest is confirmed (cluster.yaml)."""
+    return {str(i) for i in cluster.config.get("promotion.digest_pending") or []}
+
+
+def image_values_path(values: Any, image: str) -> list[PathPart] | None:
+    """The values path that names an image's repository (the longest match wins), if the values set it."""
+    name = image_name(image)
+    best: tuple[list[PathPart], int] | None = None
+    for path, node in walk(values):
+        if not path or path[-1] not in ("repository", "image") or not isinstance(node, str) or not node:
             continue
-        file, line = ctx.value_location(obj.release, ["images", "airflow", "digest"])
-        ctx.add(
-            error(
-                "chart-image-digest",
-                file,
-                f"[{cluster.env}] {obj.label}: container {container.get('name', '?')} runs {image}, an Airflow image pinned by tag only",
-                "pin images.airflow.digest (invoke promote writes tag and digest together)",
-                line,
+        named = image_name(node)
+        if (name == named or name.endswith("/" + named)) and (best is None or len(named) > best[1]):
+            best = (path, len(named))
+    return best[0] if best else None
+
+
+def _image_where(
+    ctx: CheckContext, obj: ChartObject, entry: ChartEntry | None, image: str, keys: tuple[str, ...]
+) -> tuple[str, int | None]:
+    """Where an image is set: the first of `keys` beside its repository in the values, else the component."""
+    values = obj.release.merged.values
+    path = image_values_path(values, image)
+    if path is None:
+        return _where(ctx, obj, entry, ["image"])
+    parent: Any = values
+    for part in path[:-1]:
+        parent = parent[part]
+    if path[-1] == "repository" and isinstance(parent, dict):
+        key = next((k for k in keys if parent.get(k)), "repository")
+        return ctx.value_location(obj.release, [*path[:-1], key])
+    return ctx.value_location(obj.release, path)
+
+
+def _images(ctx: CheckContext, cluster: ClusterRender, obj: ChartObject, spec: dict[str, Any], entry: ChartEntry | None) -> None:
+    registry = cluster.config.registry if cluster.config.get("registry.account_id") else None
+    prefixes = sorted(str(p) for p in (cluster.config.get("registry.pull_through_cache") or {}))
+    for field, container in containers(spec):
+        image = str(container.get("image", ""))
+        kind = "init container" if field == "initContainers" else "container"
+        what = f"[{cluster.env}] {obj.label}: {kind} {container.get('name', '?')} runs {image}"
+        if registry and image.split("/", 1)[0] != registry:
+            file, line = _image_where(ctx, obj, entry, image, ("repository",))
+            through = ", ".join(f"{registry}/{p}/..." for p in prefixes) or f"{registry}/..."
+            ctx.add(
+                error(
+                    "image-registry",
+                    file,
+                    f"{what}, which is not in the registry account's ECR ({registry})",
+                    f"pull it from {registry}: our own repository, or through the pull-through cache ({through})",
+                    line,
+                )
             )
-        )
+        if cluster.config.pins_by_digest and DIGEST_MARK not in image:
+            file, line = _image_where(ctx, obj, entry, image, ("digest", "tag"))
+            pending = image_name(image) in digest_pending(cluster)
+            ctx.add(
+                (warning if pending else error)(
+                    "image-digest-required",
+                    file,
+                    f"{what}, pinned by tag only; {cluster.env} pins images by digest"
+                    + (" (listed in promotion.digest_pending)" if pending else ""),
+                    "keep the tag and add its digest (tag: <tag>@sha256:..., or the chart's digest field); "
+                    "invoke promote writes both",
+                    line,
+                )
+            )

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...charts.release import ChartRelease
 from ...charts.values import dotted_get, dotted_path, without_nulls
-from ...model.findings import error
+from ...model.findings import error, warning
 from ...model.rendered import RenderedObject
 from ...model.yamlio import PathPart
 from ..context import CheckContext, ClusterRender
@@ -73,6 +73,10 @@ def _images(ctx: CheckContext, cluster: ClusterRender, release: ChartRelease) ->
                 )
             )
         digest = block.get("digest")
+        if not digest and isinstance(tag, str) and "@" in tag:
+            # the tag kept beside its digest (tag: v1.2.3@sha256:...), where a chart has no digest field
+            digest = tag.split("@", 1)[1]
+            tag = tag.split("@", 1)[0]
         if digest not in (None, "") and not DIGEST.match(str(digest)):
             file, line = ctx.value_location(release, [*path, "digest"])
             ctx.add(
@@ -86,11 +90,13 @@ def _images(ctx: CheckContext, cluster: ClusterRender, release: ChartRelease) ->
             )
         if cluster.config.pins_by_digest and tuple(path) in env_paths and not digest:
             file, line = ctx.value_location(release, where)
+            pending = str(block.get("repository")) in {str(i) for i in cluster.config.get("promotion.digest_pending") or []}
             ctx.add(
-                error(
+                (warning if pending else error)(
                     "image-digest-required",
                     file,
-                    f"[{cluster.env}] image {block.get('repository')}:{tag} is pinned by tag only; {cluster.env} pins images by digest",
+                    f"[{cluster.env}] image {block.get('repository')}:{tag} is pinned by tag only; {cluster.env} pins images by digest"
+                    + (" (listed in promotion.digest_pending)" if pending else ""),
                     "add the digest (invoke promote writes tag and digest together)",
                     line,
                 )

@@ -150,6 +150,27 @@ run "ci_roles_behind_the_guard_rails" {
   }
 }
 
+run "nodes_fill_the_pull_through_cache_under_its_prefixes_only" {
+  command = plan
+
+  variables {
+    cluster = yamldecode(file("../../../clusters/prod/cluster.yaml"))
+  }
+
+  assert {
+    condition = (
+      toset(jsondecode(aws_iam_policy.pull_through_cache[0].policy).Statement[0].Action) == toset(["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]) &&
+      jsondecode(aws_iam_policy.pull_through_cache[0].policy).Statement[0].Resource == [for p in ["docker-hub", "ecr-public", "ghcr", "quay", "registry-k8s-io"] : "arn:aws:ecr:eu-west-1:444444444444:repository/${p}/*"]
+    )
+    error_message = "Nodes may fill the registry account's cache, under the prefixes cluster.yaml names, and nothing else."
+  }
+
+  assert {
+    condition     = { for k, a in aws_iam_role_policy_attachment.pull_through_cache : k => a.role } == { system = "airflow-prod-system-node", karpenter = "airflow-prod-karpenter-node" }
+    error_message = "Both node roles (the system node group's and Karpenter's) carry the pull-through policy."
+  }
+}
+
 run "prod_is_protected" {
   command = plan
 

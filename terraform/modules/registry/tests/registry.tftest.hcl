@@ -8,6 +8,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
   mock_resource "aws_kms_key" {
     override_during = plan
     defaults = {
@@ -142,4 +145,64 @@ run "rejects_tiny_retention" {
   }
 
   expect_failures = [var.keep_tagged_images]
+}
+
+run "pull_through_cache" {
+  command = plan
+
+  assert {
+    condition = { for prefix, rule in aws_ecr_pull_through_cache_rule.this : prefix => rule.upstream_registry_url } == {
+      docker-hub      = "registry-1.docker.io"
+      ghcr            = "ghcr.io"
+      quay            = "quay.io"
+      registry-k8s-io = "registry.k8s.io"
+      ecr-public      = "public.ecr.aws"
+    }
+    error_message = "Every upstream the platform pulls from is cached under its own prefix."
+  }
+
+  assert {
+    condition     = keys(aws_secretsmanager_secret.upstream_credentials) == ["docker-hub", "ghcr"] && alltrue([for p, s in aws_secretsmanager_secret.upstream_credentials : s.name == "ecr-pullthroughcache/${p}"])
+    error_message = "Docker Hub and ghcr.io get a login secret named as ECR requires (ecr-pullthroughcache/<prefix>); the others need none."
+  }
+
+  assert {
+    condition     = alltrue([for p, t in aws_ecr_repository_creation_template.pull_through_cache : t.image_tag_mutability == "IMMUTABLE" && t.applied_for == toset(["PULL_THROUGH_CACHE"]) && one(t.encryption_configuration).kms_key == aws_kms_key.this.arn])
+    error_message = "Cached repositories get immutable tags and the registry's KMS key."
+  }
+
+  assert {
+    condition     = alltrue([for p, t in aws_ecr_repository_creation_template.pull_through_cache : jsondecode(t.lifecycle_policy) == jsondecode(aws_ecr_lifecycle_policy.this["airflow"].policy) && jsondecode(t.repository_policy).Statement[0].Principal.AWS == ["arn:aws:iam::111111111111:root", "arn:aws:iam::222222222222:root", "arn:aws:iam::333333333333:root"]])
+    error_message = "Cached repositories get the same lifecycle as ours and pull access for exactly the environment accounts."
+  }
+
+  assert {
+    condition = (
+      toset(jsondecode(aws_ecr_registry_policy.this[0].policy).Statement[0].Action) == toset(["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]) &&
+      jsondecode(aws_ecr_registry_policy.this[0].policy).Statement[0].Resource == [for p in ["docker-hub", "ecr-public", "ghcr", "quay", "registry-k8s-io"] : "arn:aws:ecr:eu-west-1:999999999999:repository/${p}/*"]
+    )
+    error_message = "The environment accounts may fill the cache, under the cache's prefixes only."
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role.repository_creation.assume_role_policy).Statement[0].Principal == { Service = "ecr.amazonaws.com" } && alltrue([for s in jsondecode(aws_iam_role_policy.repository_creation.policy).Statement : s.Resource != "*"])
+    error_message = "Only ECR assumes the repository-creation role, and it names every resource it may touch."
+  }
+
+  assert {
+    condition     = one(aws_ecr_registry_scanning_configuration.this.rule).scan_frequency == "SCAN_ON_PUSH"
+    error_message = "Every repository, cached ones included, is scanned on push."
+  }
+}
+
+run "docker_hub_without_a_login_is_refused" {
+  command = plan
+
+  variables {
+    pull_through_cache_rules = {
+      docker-hub = { upstream_registry_url = "registry-1.docker.io" }
+    }
+  }
+
+  expect_failures = [var.pull_through_cache_rules]
 }

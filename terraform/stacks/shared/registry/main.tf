@@ -44,8 +44,15 @@ provider "aws" {
 module "registry" {
   source = "../../../modules/registry"
 
-  repository_names = local.repository
-  pull_account_ids = local.pull_accounts
+  repository_names         = local.repository
+  pull_account_ids         = local.pull_accounts
+  iam_name_prefix          = local.name
+  permissions_boundary_arn = module.guardrails.permissions_boundary_arn
+  # Docker Hub and GitHub's registry serve ECR only with a login.
+  pull_through_cache_rules = {
+    for prefix, host in try(local.registry.pull_through_cache, {}) :
+    prefix => { upstream_registry_url = host, credentials = contains(["registry-1.docker.io", "ghcr.io"], host) }
+  }
 }
 
 # The roles of this stack's own plan and apply, and of the image and promote workflows

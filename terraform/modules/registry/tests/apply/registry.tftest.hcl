@@ -15,10 +15,30 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
-    ecr = var.aws_endpoint
-    kms = var.aws_endpoint
-    sts = var.aws_endpoint
+    ecr            = var.aws_endpoint
+    iam            = var.aws_endpoint
+    kms            = var.aws_endpoint
+    secretsmanager = var.aws_endpoint
+    sts            = var.aws_endpoint
   }
+}
+
+# The emulator serves no pull-through cache rules and no repository creation templates, and refuses
+# ecr:BatchImportUpstreamImage in a registry policy (AWS accepts it); the plan tests
+# (tests/registry.tftest.hcl) cover all three.
+override_resource {
+  target = aws_ecr_pull_through_cache_rule.this
+  values = {}
+}
+
+override_resource {
+  target = aws_ecr_repository_creation_template.pull_through_cache
+  values = {}
+}
+
+override_resource {
+  target = aws_ecr_registry_policy.this
+  values = {}
 }
 
 # What terraform/stacks/shared/registry passes: the image repository, pulled by the dev, staging
@@ -99,5 +119,15 @@ run "read_back" {
   assert {
     condition     = toset(jsondecode(aws_ecr_repository_policy.this["airflow"].policy).Statement[0].Action) == toset(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"])
     error_message = "Read back, the environment accounts may pull and nothing else."
+  }
+
+  assert {
+    condition     = { for p, s in aws_secretsmanager_secret.upstream_credentials : p => s.name } == { docker-hub = "ecr-pullthroughcache/docker-hub", ghcr = "ecr-pullthroughcache/ghcr" }
+    error_message = "Read back, the upstream login secrets exist under the names ECR requires."
+  }
+
+  assert {
+    condition     = aws_ecr_registry_scanning_configuration.this.scan_type == "BASIC" && one(aws_ecr_registry_scanning_configuration.this.rule).scan_frequency == "SCAN_ON_PUSH"
+    error_message = "Read back, every repository is scanned on push."
   }
 }
