@@ -102,9 +102,10 @@ def write_hook(clone: Path, name: str, body: str) -> None:
 
 
 def with_tag(text: str, tag: str) -> str:
-    """A values file with its image tag replaced (quoted, as the shipped files quote it)."""
-    new, count = _TAG_LINE.subn(lambda m: f'{m.group(1)}"{tag}"', text)
-    assert count == 1, "expected one tag: line"
+    """A values file with the tag of its own image replaced (quoted, as the shipped files quote it): the
+    first `tag:` line; the chart's third-party images follow it (images.airflow comes first)."""
+    new, count = _TAG_LINE.subn(lambda m: f'{m.group(1)}"{tag}"', text, count=1)
+    assert count == 1, "expected a tag: line"
     return new
 
 

@@ -31,7 +31,7 @@ from ..adapters.emulator import EmulatedAccount, emulated_account
 from ..model import hcl
 from ..model.findings import UsageError
 from ..model.repo import ClusterConfig, Repo
-from ..releases.promote import app_files, image_move, route, route_pins
+from ..releases.promote import app_files, cache_prefixes, image_move, route, route_pins
 from ..upgrades.pins import collect_file
 from . import emulated_apply
 from .state_backend import registry_stack
@@ -508,7 +508,7 @@ def _secrets(clone: Path, env: str, accounts: Accounts) -> str:
 
 def _image_to_promote(repo: Repo, env: str, target: str) -> tuple[str, str]:
     promotion = route(repo, PROMOTED_APP, target, env)
-    move = image_move(route_pins(repo, promotion), promotion, None)
+    move = image_move(route_pins(repo, promotion), promotion, None, cache_prefixes(repo, promotion.source))
     if move is None:
         raise StepFailed(f"{app_files(env, PROMOTED_APP)[1]}: no image pin to promote")
     return move.repository, move.tag

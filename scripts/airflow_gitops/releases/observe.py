@@ -114,7 +114,7 @@ def app_namespace(repo: Repo, app: str) -> str:
 def expected_image(repo: Repo, env: str, app: str) -> tuple[str, str, str]:
     """(image repository, tag, digest) the environment pins; the digest from ECR when only a tag is pinned."""
     own = promote.Route(app, env, env)
-    move = promote.image_move(promote.route_pins(repo, own), own, None)
+    move = promote.image_move(promote.route_pins(repo, own), own, None, promote.cache_prefixes(repo, own.source))
     if move is None:
         raise UsageError(f"{promote.app_files(env, app)[1]}: {app} pins no image; verify follows images")
     pin = move.target

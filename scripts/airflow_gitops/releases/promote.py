@@ -116,13 +116,24 @@ def route(repo: Repo, app: str, to_env: str, from_env: str | None = None) -> Rou
     return Route(app, source, to_env)
 
 
-def _image_pins(pins: list[Pin], file: str) -> list[Pin]:
-    return [p for p in pins if p.file == file and p.manager == "regex" and p.datasource == "docker"]
+def cached(dependency: str, prefixes: frozenset[str]) -> bool:
+    """An image pulled through the registry's pull-through cache: <registry>/<cache prefix>/<upstream path>."""
+    parts = dependency.split("/")
+    return len(parts) > 2 and parts[1] in prefixes
 
 
-def image_move(pins: list[Pin], route: Route, tag: str | None) -> ImageMove | None:
+def _image_pins(pins: list[Pin], file: str, prefixes: frozenset[str] = frozenset()) -> list[Pin]:
+    """The app's own images (built by this repo); third-party images come through the cache and move with the chart."""
+    return [
+        p
+        for p in pins
+        if p.file == file and p.manager == "regex" and p.datasource == "docker" and not cached(p.dependency, prefixes)
+    ]
+
+
+def image_move(pins: list[Pin], route: Route, tag: str | None, prefixes: frozenset[str] = frozenset()) -> ImageMove | None:
     source_file, target_file = app_files(route.source, route.app)[1], app_files(route.target, route.app)[1]
-    sources = _image_pins(pins, source_file)
+    sources = _image_pins(pins, source_file, prefixes)
     if not sources:
         if tag is not None:
             raise UsageError(f"--tag {tag}: {source_file} pins no image of {route.app}; drop --tag")
@@ -136,7 +147,7 @@ def image_move(pins: list[Pin], route: Route, tag: str | None) -> ImageMove | No
             f"--tag {tag}: {route.source} runs {route.app} {source.version} ({source_file}:{source.line}); only what the source runs "
             f"can be promoted; promote {tag} into {route.source} first, or name the environment that runs it with --from"
         )
-    targets = [p for p in _image_pins(pins, target_file) if p.dependency == source.dependency]
+    targets = [p for p in _image_pins(pins, target_file, prefixes) if p.dependency == source.dependency]
     if not targets:
         raise UsageError(
             f"{target_file}: no pin of {source.dependency}; add `tag:` under a `# renovate: datasource=docker depName={source.dependency}` comment"
@@ -157,8 +168,12 @@ def chart_moves(pins: list[Pin], route: Route) -> list[ChartMove]:
     return moves
 
 
+def cache_prefixes(repo: Repo, env: str) -> frozenset[str]:
+    return frozenset(str(p) for p in repo.cluster(env).get("registry.pull_through_cache") or {})
+
+
 def plan(repo: Repo, pins: list[Pin], route: Route, tag: str | None, charts: bool) -> Plan:
-    image = image_move(pins, route, tag)
+    image = image_move(pins, route, tag, cache_prefixes(repo, route.source))
     moves = chart_moves(pins, route) if charts else []
     if image is None and not charts:
         raise UsageError(

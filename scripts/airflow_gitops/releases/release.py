@@ -307,7 +307,7 @@ def run_rollback(root: Path, options: Options, environ: Mapping[str, str], repor
         if options.app not in promote.known_apps(repo, env):
             raise UsageError(f"--app {options.app}: no file {promote.app_files(env, options.app)[0]}")
         route = promote.Route(options.app, env, env)
-        current = promote.image_move(promote.route_pins(repo, route), route, None)
+        current = promote.image_move(promote.route_pins(repo, route), route, None, promote.cache_prefixes(repo, route.source))
         if current is None:
             raise UsageError(f"{promote.app_files(env, options.app)[1]}: {options.app} has no image pin to roll back")
         now, extra = utcnow(), {}
@@ -362,7 +362,7 @@ def run_hold(
             if not reason.strip():
                 raise UsageError("--reason is required: say why the pins must not move")
             own = promote.Route(app, env, env)
-            image = promote.image_move(promote.route_pins(repo, own), own, None)
+            image = promote.image_move(promote.route_pins(repo, own), own, None, promote.cache_prefixes(repo, own.source))
             version = image.target.version if image else ""
             edits = holds.plan_set(repo, holds.Hold(env, app, reason, who, _now(), version))
             title = f"hold {env}/{app}: {reason}"
