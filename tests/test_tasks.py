@@ -37,7 +37,7 @@ def test_check_json_reports_clusters_objects_and_no_errors(pristine_repo: Path) 
     assert report["stats"]["crd_rules"]["custom_resources"] > 50
     assert report["stats"]["crd_rules"]["transition_rules_skipped"] == 27
     for finding in report["findings"]:
-        assert set(finding) == {"rule", "severity", "file", "line", "message", "fix"}
+        assert set(finding) == {"rule", "severity", "file", "line", "message", "fix", "expected", "actual"}
         assert finding["severity"] == "warning"
 
 

@@ -13,7 +13,7 @@ from airflow_gitops.adapters import terraform as tf
 from airflow_gitops.adapters.helm_engine import SdkEngine
 from airflow_gitops.charts.renderer import ChartRenderer
 from airflow_gitops.check import run_check, terraform_slow
-from airflow_gitops.model.findings import Finding
+from airflow_gitops.model.findings import Finding, Severity
 from airflow_gitops.model.repo import Repo
 from tests.charts.standins import standin_cache
 from tests.conftest import REPO_ROOT
@@ -22,9 +22,14 @@ from .cases import CASES, Case
 from .charts import offline_chart_repo
 
 
+def digest_pending(finding: Finding) -> bool:
+    """The shipped repository's known warnings: images cluster.yaml lists in promotion.digest_pending."""
+    return finding.rule == "image-digest-required" and finding.severity is Severity.WARNING
+
+
 def test_the_shipped_repository_passes(pristine_repo: Path) -> None:
     result = run_check(Repo(pristine_repo))
-    assert [f.to_json() for f in result.findings] == []
+    assert [f.to_json() for f in result.findings if not digest_pending(f)] == []
     assert result.clusters == ["dev", "staging", "prod"]
     assert result.objects_validated > 50
 
@@ -52,7 +57,7 @@ def chart_renderer(standin_charts: Path, tmp_path: Path) -> Iterator[ChartRender
 
 def test_the_shipped_repository_renders_its_stand_in_charts_cleanly(pristine_repo: Path, chart_renderer: ChartRenderer) -> None:
     result = run_check(Repo(pristine_repo), env="dev", charts=chart_renderer)
-    assert [f.to_json() for f in result.findings] == []
+    assert [f.to_json() for f in result.findings if not digest_pending(f)] == []
 
 
 def _terraform_findings(root: Path, folders: tuple[str, ...]) -> list[Finding]:
@@ -80,7 +85,7 @@ def test_broken_variant_is_rejected(case: Case, repo_copy: Path, request: pytest
         assert expected in {f.file for f in hits}, (expected, _described(hits))
     else:
         assert (expected.file, expected.line) in {(f.file, f.line) for f in hits}, (expected, _described(hits))
-    unrelated = [f for f in findings if f.rule not in {case.rule, *case.also}]
+    unrelated = [f for f in findings if f.rule not in {case.rule, *case.also} and not digest_pending(f)]
     assert unrelated == [], _described(unrelated)
     assert all(f.fix for f in hits)
     if case.fix_mentions:
