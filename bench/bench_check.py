@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("apps", "clusters", "schemas", "terraform")
+COPIED = ("apps", "clusters", "schemas", "terraform", "renovate.json")  # holds are checked against renovate.json
 FLEETS = (10, 50, 100)
 
 
@@ -54,6 +54,9 @@ class Measurement:
 def make_repo(target: Path, with_terraform: bool = True) -> Path:
     for name in COPIED:
         if name == "terraform" and not with_terraform:
+            continue
+        if (REPO_ROOT / name).is_file():
+            shutil.copy2(REPO_ROOT / name, target / name)
             continue
         shutil.copytree(REPO_ROOT / name, target / name, ignore=shutil.ignore_patterns(".terraform"))
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
