@@ -42,6 +42,7 @@ ACCOUNTS = {
     "secrets": "111111111111",
     "workload-iam": "111111111111",
     "github-oidc": "111111111111",
+    "guardrails": "111111111111",
 }  # slowest first: they start first
 WITHOUT_APPLY_TEST = {"platform", "argocd-bootstrap"}
 # The module whose plain `terraform test` proves tests/apply stays out of the offline plan-mode runs.
