@@ -170,7 +170,7 @@ class Repo:
             try:
                 self._docs[rel] = yamlio.load_all(self.text(rel))
             except yaml.YAMLError as exc:
-                raise BrokenYaml(rel, yamlio.error_text(exc), yamlio.error_line(exc)) from None
+                raise BrokenYaml(rel, yamlio.error_text(exc), yamlio.error_line(exc, self.text(rel))) from None
         return self._docs[rel]
 
     def yaml_nodes(self, rel: str) -> list[yaml.Node]:
@@ -179,7 +179,7 @@ class Repo:
             try:
                 self._nodes[rel] = yamlio.documents(self.text(rel))
             except yaml.YAMLError as exc:
-                raise BrokenYaml(rel, yamlio.error_text(exc), yamlio.error_line(exc)) from None
+                raise BrokenYaml(rel, yamlio.error_text(exc), yamlio.error_line(exc, self.text(rel))) from None
         return self._nodes[rel]
 
     def definitions(self, rel: str, kind: str, name: str) -> list[tuple[yaml.Node, dict[str, Any]]]:

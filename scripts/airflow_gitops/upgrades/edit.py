@@ -22,7 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 from ..model import yamlio
 from ..model.files import write_atomic
 from ..model.findings import UsageError
-from ..model.repo import Repo
+from ..model.repo import BrokenYaml, Repo
 from . import pins as pin_model
 from .pins import Pin
 
@@ -215,7 +215,7 @@ def plan_file(repo: Repo, file: str, changes: list[Change]) -> FileEdit:
             known, doc = repo.yaml_docs(file)[0], repo.yaml_nodes(file)[0]
             assignments = _yaml_assignments(known, doc, changes)
         except yaml.YAMLError as exc:
-            line = yamlio.error_line(exc)
+            line = exc.line if isinstance(exc, BrokenYaml) else yamlio.error_line(exc, old_text)
             raise UsageError(
                 f"{file}{f':{line}' if line else ''}: not valid YAML ({yamlio.error_text(exc)}); fix it, then run again"
             ) from None
