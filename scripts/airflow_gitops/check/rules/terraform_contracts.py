@@ -54,6 +54,18 @@ def _line(ctx: CheckContext, rel: str, needle: str) -> int | None:
     return None
 
 
+def _argocd_environment_line(text: str) -> int | None:
+    """The `environment =` line inside module "argocd", or the block's first line."""
+    block = block_lines(text, r'^module "argocd"')
+    if block is None:
+        return None
+    lines = text.splitlines()
+    for number in range(block[0], block[1] + 1):
+        if re.match(r"\s*environment\s*=", lines[number - 1]):
+            return number
+    return block[0]
+
+
 def block_lines(text: str, header: str) -> tuple[int, int] | None:
     """The first and last line (1-based) of the first block whose opening line matches `header` (a regex)."""
     lines = text.splitlines()
@@ -181,7 +193,7 @@ def _stack(ctx: CheckContext, config: ClusterConfig, layer: str) -> None:
                     rel,
                     f"[{config.env}] the root Application would render clusters/{environment}/, not clusters/{config.env}/",
                     f'set environment = "{config.env}" in module "argocd"',
-                    _line(ctx, rel, "environment"),
+                    _argocd_environment_line(ctx.repo.text(rel)),
                     expected=config.env,
                     actual=environment if isinstance(environment, str) and environment else None,
                 )
