@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from airflow_gitops.model.findings import Finding, Severity
 from tests.apply_jobs import STARTERS, WORKERS, ApplyJobs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +30,11 @@ def init_git(root: Path) -> None:
     git(root, "config", "user.name", "CI")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
+
+
+def digest_pending(finding: Finding) -> bool:
+    """The shipped repository's known warnings: images cluster.yaml lists in promotion.digest_pending."""
+    return finding.rule == "image-digest-required" and finding.severity is Severity.WARNING
 
 
 def copy_repo(target: Path) -> Path:
@@ -55,14 +61,12 @@ def repo_copy(pristine_repo: Path, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the group markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `apply` first, and on one worker under pytest-xdist (`--dist loadgroup`): their
-    jobs all start together in that worker's pool (tests/apply_jobs.py) while the others run the rest."""
-    for item in items:
-        if item.get_closest_marker("apply"):
-            item.add_marker(pytest.mark.xdist_group("apply"))
-    items.sort(key=lambda item: 0 if item.get_closest_marker("apply") else 1)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests marked `apply` share one pool of jobs (tests/apply_jobs.py), started by the first of them:
+    they need a pytest process of their own. Under pytest-xdist every worker would start every job, so
+    there they are refused; `make test` runs `pytest -m apply` beside `pytest -n 2 -m "not apply"`."""
+    if hasattr(config, "workerinput") and any(item.get_closest_marker("apply") for item in items):
+        raise pytest.UsageError('the apply tests run in one process: pytest -m apply, and pytest -n N -m "not apply" for the rest')
 
 
 @pytest.fixture(scope="session")

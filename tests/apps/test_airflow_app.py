@@ -17,6 +17,8 @@ import jsonschema
 import pytest
 import yaml
 
+from airflow_gitops.model import yamlio
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "apps" / "airflow"
 ENVS = ("dev", "staging", "prod")
@@ -133,9 +135,12 @@ def test_service_accounts_are_the_workload_identities(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_image_pins_carry_a_renovate_comment(env: str) -> None:
     path = REPO_ROOT / "clusters" / env / "values" / "airflow.yaml"
-    lines = path.read_text().splitlines()
+    text = path.read_text()
+    lines = text.splitlines()
     image = env_values(env)["images"]["airflow"]
-    [tag_line] = [i for i, line in enumerate(lines) if line.strip().startswith("tag:")]
+    tag_line = yamlio.line_of(text, ["images", "airflow", "tag"])
+    assert tag_line is not None
+    tag_line -= 1  # the index of the tag's line
     assert lines[tag_line - 1].strip() == f"# renovate: datasource=docker depName={image['repository']}"
     assert isinstance(image["tag"], str) and image["tag"] not in ("", "latest")
     if env == "dev":

@@ -29,7 +29,7 @@ from airflow_gitops.check import run_check
 from airflow_gitops.model import yamlio
 from airflow_gitops.model.findings import Finding
 from airflow_gitops.model.repo import ClusterConfig, Repo
-from tests.conftest import copy_repo
+from tests.conftest import copy_repo, digest_pending
 
 ENVS = ("dev", "staging", "prod")
 # The new value of each fact per environment (prod's zone is the apex of the other two).
@@ -77,11 +77,12 @@ def fix_until_clean(root: Path) -> list[list[str]]:
     """Run check in-process and apply what it names until it names nothing; the rules of each round."""
     rounds: list[list[str]] = []
     for _ in range(MAX_ROUNDS):
-        result = run_check(Repo(root))
-        if not result.findings:
+        # the shipped repository's known warnings (promotion.digest_pending) are no fork's to fix
+        findings = [f for f in run_check(Repo(root)).findings if not digest_pending(f)]
+        if not findings:
             return rounds
-        rounds.append(sorted({f.rule for f in result.findings}))
-        apply_fixes(root, result.findings)
+        rounds.append(sorted({f.rule for f in findings}))
+        apply_fixes(root, findings)
     raise AssertionError(f"invoke check still names findings after {MAX_ROUNDS} rounds: {rounds}")
 
 

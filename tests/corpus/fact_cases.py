@@ -48,8 +48,11 @@ def _hostname_outside_zone(root: Path) -> str:
 
 def _registry_of_its_own(root: Path) -> str:
     rel = "clusters/prod/cluster.yaml"
-    replace_text(root, rel, 'registry:\n  account_id: "444444444444"', 'registry:\n  account_id: "555555555555"')
-    replace_text(root, "clusters/prod/values/airflow.yaml", "444444444444.dkr.ecr", "555555555555.dkr.ecr", count=-1)
+    # consistent within prod: its digest_pending list and every values file name the new registry
+    replace_text(root, rel, "444444444444", "555555555555", count=-1)
+    for values in sorted((root / "clusters/prod/values").glob("*.yaml")):
+        text = values.read_text(encoding="utf-8")
+        values.write_text(text.replace("444444444444.dkr.ecr", "555555555555.dkr.ecr"), encoding="utf-8")
     return rel
 
 

@@ -13,18 +13,13 @@ from airflow_gitops.adapters import terraform as tf
 from airflow_gitops.adapters.helm_engine import SdkEngine
 from airflow_gitops.charts.renderer import ChartRenderer
 from airflow_gitops.check import run_check, terraform_slow
-from airflow_gitops.model.findings import Finding, Severity
+from airflow_gitops.model.findings import Finding
 from airflow_gitops.model.repo import Repo
 from tests.charts.standins import standin_cache
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, digest_pending
 
 from .cases import CASES, Case
 from .charts import offline_chart_repo
-
-
-def digest_pending(finding: Finding) -> bool:
-    """The shipped repository's known warnings: images cluster.yaml lists in promotion.digest_pending."""
-    return finding.rule == "image-digest-required" and finding.severity is Severity.WARNING
 
 
 def test_the_shipped_repository_passes(pristine_repo: Path) -> None:

@@ -335,9 +335,12 @@ def test_status_shows_a_frozen_environment_and_until_when(
     platform: Platform, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     freeze(platform, "staging", ALWAYS)
-    run = captured(capsys, common.guarded(lambda: releases.status(None, "table", None, None, cwd=platform.root)))
+    # ARGOCD_SERVER (the stand-in) answers for one environment at a time: --env
+    dev = captured(capsys, common.guarded(lambda: releases.status("dev", "table", None, None, cwd=platform.root)))
+    assert dev.code == 0, dev
+    assert "dev: not frozen" in dev.out
+    run = captured(capsys, common.guarded(lambda: releases.status("staging", "table", None, None, cwd=platform.root)))
     assert run.code == 0, run
-    assert "dev: not frozen" in run.out
     assert f"staging: frozen until {UNTIL}T00:00+00:00 (UTC): load test of the new workers" in run.out
     as_json = captured(capsys, common.guarded(lambda: releases.status("staging", "json", None, None, cwd=platform.root)))
     rows = json.loads(as_json.out)

@@ -186,7 +186,20 @@ def test_history_lists_promotions_and_the_rollback(
         ("promotion", "dev", "staging", NEW_TAG, images.digests[NEW_TAG]),
     ]
     for entry in entries:
-        assert set(entry) == {"commit", "when", "who", "kind", "app", "source", "target", "tag", "digest"}
+        assert set(entry) == {
+            "commit",
+            "when",
+            "who",
+            "kind",
+            "app",
+            "source",
+            "target",
+            "tag",
+            "digest",
+            "soak",
+            "smoke",
+            "break_glass",
+        }
         assert (entry["app"], entry["who"]) == (APP, USER)
         assert datetime.fromisoformat(entry["when"]).tzinfo is not None
     assert entries[1]["commit"] == rolled_back
