@@ -14,19 +14,28 @@ NODE_TOOLS := node_modules/.installed
 TF_PLUGIN_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins))
 export TF_PLUGIN_MIRROR
 
-# pytest-xdist workers: the moto-backed apply tests share one (they mostly wait on terraform), the others
-# split the rest of the suite between them.
-PYTEST_WORKERS ?= 3
+# The suite runs as two pytest processes side by side: the moto-backed apply tests (marked `apply`) in one,
+# where their jobs share a thread pool and mostly wait on terraform, and the rest split between
+# PYTEST_WORKERS pytest-xdist workers.
+PYTEST_WORKERS ?= 2
+PYTEST := PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest
 
-.PHONY: check test setup tools bench lock lock-airflow clean
+.PHONY: check test test-apply test-rest setup tools bench lock lock-airflow clean
 
 check: $(VENV)/.installed
 	$(BIN)/invoke check
 
-# The environments build side by side: each is mostly waiting on downloads and unpacking.
+# The environments build side by side: each is mostly waiting on downloads and unpacking. Then both halves of
+# the suite run at once; each prints its report when it ends, and either failing fails the target.
 test:
 	$(MAKE) --jobs=4 --output-sync=target setup
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(MAKE) --jobs=2 --output-sync=target --keep-going test-apply test-rest
+
+test-apply:
+	$(PYTEST) -m apply
+
+test-rest:
+	$(PYTEST) -n $(PYTEST_WORKERS) -m "not apply"
 
 setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS) $(AIRFLOW_VENV)/.installed
 
