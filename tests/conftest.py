@@ -61,17 +61,15 @@ def repo_copy(pristine_repo: Path, tmp_path: Path) -> Path:
     return target
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests marked `apply` share one pool of jobs (tests/apply_jobs.py), started by the first of them:
-    they need a pytest process of their own. Under pytest-xdist every worker would start every job, so
-    there they are refused; `make test` runs `pytest -m apply` beside `pytest -n 2 -m "not apply"`."""
-    if hasattr(config, "workerinput") and any(item.get_closest_marker("apply") for item in items):
-        raise pytest.UsageError('the apply tests run in one process: pytest -m apply, and pytest -n N -m "not apply" for the rest')
-
-
 @pytest.fixture(scope="session")
 def apply_jobs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApplyJobs]:
-    """Every selected `apply` job, started at first use, side by side."""
+    """Every selected `apply` job, started at first use, side by side. They need a pytest process of their own:
+    under pytest-xdist every worker would start every job, so there each apply test fails saying so
+    (`make test` runs `pytest -m apply` beside `pytest -n 2 -m "not apply"`)."""
+    if hasattr(request.config, "workerinput"):
+        pytest.fail(
+            'the apply tests run in a process of their own: pytest -m apply (and pytest -n N -m "not apply")', pytrace=False
+        )
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         futures: dict[str, Future[Any]] = {}
         for start in STARTERS:
