@@ -36,10 +36,17 @@ class Change:
     pin: Pin
     version: str
     digest: str | None = None
+    # the digest rides in the tag (tag@sha256:...), for a chart without a digest field
+    inline_digest: bool = False
 
     @property
     def moves(self) -> bool:
         return self.pin.version != self.version or (self.digest is not None and self.digest != self.pin.digest)
+
+
+def _inline(change: Change, line: str) -> bool:
+    """Whether the change writes its digest into the tag: asked for, or the tag on the pin's line holds one."""
+    return change.inline_digest or (change.pin.digest is not None and f"@{change.pin.digest}" in line)
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,17 @@ def _yaml_assignments(data: Any, doc: yaml.Node, changes: list[Change]) -> list[
                 f"{change.pin.file}:{change.pin.line}: no YAML value for {change.pin.dependency} on that line; fix the file by hand"
             )
         old_scalar = str(_get(data, path))
-        if old_scalar.count(change.pin.version) != 1:
+        inline = _inline(change, old_scalar)
+        tag = old_scalar.partition("@")[0] if inline else old_scalar
+        if tag.count(change.pin.version) != 1:
             raise UsageError(
                 f"{change.pin.file}:{change.pin.line}: '{old_scalar}' does not hold version {change.pin.version} exactly once"
             )
-        assignments.append((path, old_scalar.replace(change.pin.version, change.version)))
+        new_tag = tag.replace(change.pin.version, change.version)
+        if inline:  # a new digest, or none: an old digest never stays beside a new tag
+            assignments.append((path, f"{new_tag}@{change.digest}" if change.digest else new_tag))
+            continue
+        assignments.append((path, new_tag))
         if change.digest is not None:
             assignments.append(((*path[:-1], DIGEST_KEY), change.digest))
     return assignments
@@ -173,11 +186,16 @@ def _verify_pins(repo: Repo, file: str, new_text: str, changes: list[Change]) ->
     """Pins read from the new text must be the old pins with exactly the planned values.
 
     A digest line added under a tag moves every pin below it down one line."""
-    grown = [c.pin.line for c in changes if c.digest is not None and c.pin.digest is None]
+    lines = repo.text(file).splitlines()
+    inline = {id(c) for c in changes if _inline(c, lines[c.pin.line - 1] if c.pin.line <= len(lines) else "")}
+    grown = [c.pin.line for c in changes if c.digest is not None and c.pin.digest is None and id(c) not in inline]
     expected = {(p.line, p.dependency): p for p in pin_model.collect_file(repo, file)}
     for change in changes:
         key = (change.pin.line, change.pin.dependency)
-        digest = change.digest if change.digest is not None else expected[key].digest
+        if id(change) in inline:
+            digest = change.digest
+        else:
+            digest = change.digest if change.digest is not None else expected[key].digest
         expected[key] = replace(expected[key], version=change.version, digest=digest)
     expected = {
         (moved, dependency): replace(pin, line=moved)
@@ -191,9 +209,12 @@ def _verify_pins(repo: Repo, file: str, new_text: str, changes: list[Change]) ->
 
 def _verify_lines(file: str, old_text: str, new_text: str, changes: list[Change], added: int) -> None:
     """Only pin lines may change, and only planned keys may be added."""
+    old_lines = old_text.splitlines()
     pin_lines = {c.pin.line for c in changes} | {
-        c.pin.line + 1 for c in changes if c.pin.digest and c.digest
-    }  # digest: the next line
+        c.pin.line + 1
+        for c in changes
+        if c.pin.digest and c.digest and not _inline(c, old_lines[c.pin.line - 1] if c.pin.line <= len(old_lines) else "")
+    }  # digest: the next line, unless it rides in the tag
     matcher = difflib.SequenceMatcher(a=old_text.splitlines(), b=new_text.splitlines(), autojunk=False)
     inserted = 0
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
