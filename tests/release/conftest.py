@@ -253,6 +253,18 @@ def push_image(ecr: Any, tag: str, scan: bool = True) -> str:
     return digest
 
 
+def cache_image(ecr: Any, repository: str, tag: str) -> str:
+    """What the pull-through cache holds after a first pull of repository:tag: the cached repository (created
+    on that pull) with the image; its digest."""
+    try:
+        ecr.create_repository(repositoryName=repository)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    reference = f"{repository}:{tag}"
+    ecr.put_image(repositoryName=repository, imageManifest=manifest_of(reference), imageTag=tag, imageDigest=digest_of(reference))
+    return digest_of(reference)
+
+
 @dataclass
 class Images:
     moto: Moto

@@ -33,6 +33,7 @@ from tests.release.conftest import (
     ArgoCdStandIn,
     Images,
     Platform,
+    cache_image,
     captured,
     digest_of,
     refusal,
@@ -236,6 +237,7 @@ def test_charts_of_another_app_have_no_smoke_gate(
 ) -> None:
     rel = "clusters/dev/apps/metrics-server.yaml"
     platform.commit("metrics-server 3.13.2 in dev", {rel: platform.read(rel).replace("3.13.1", "3.13.2")})
+    cache_image(images.ecr, "registry-k8s-io/metrics-server/metrics-server", "v0.8.1")  # its image moves with it
     argocd.set(revision=platform.head())
     argocd.runs = []
     run = run_promote(platform, capsys, app="metrics-server", to_env="staging", charts=True, **PASS)

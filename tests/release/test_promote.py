@@ -1,4 +1,5 @@
-"""`invoke promote` that succeeds: dev to staging in each mode, with charts, as a dry run, and on to prod."""
+"""`invoke promote` that succeeds: dev to staging in each mode, with charts (and the third-party images that move with
+them), as a dry run, and on to prod."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import re
 import pytest
 from pytest_httpserver import HTTPServer
 
+from airflow_gitops.model.repo import Repo
 from airflow_gitops.releases import history
+from airflow_gitops.upgrades.pins import collect_file
 from tests.adapters.test_github import FakeRepository
 from tests.release.conftest import (
     APP,
@@ -24,6 +27,7 @@ from tests.release.conftest import (
     ArgoCdStandIn,
     Images,
     Platform,
+    cache_image,
     github_calls,
     invoke,
     promote,
@@ -33,6 +37,12 @@ from tests.release.conftest import (
 STAGING_VALUES = VALUES.format(env="staging")
 BRANCH = f"promote/{APP}/staging/{NEW_TAG}"
 SHIPPED_DIGEST = "sha256:db607dca431b2caa2a6d5f20a28bee0df084835cbd1c002da343082c0000e569"
+# The Airflow chart's third-party images, as cached repositories of the registry (clusters/<env>/values/airflow.yaml).
+AIRFLOW_IMAGES = {
+    "pgbouncer": "docker-hub/apache/airflow",
+    "redis": "docker-hub/library/redis",
+    "statsd": "quay/prometheus/statsd-exporter",
+}
 
 
 def changed_lines(platform: Platform, old: str, new: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -172,6 +182,25 @@ def test_charts_moves_the_chart_version_with_the_image(
     bumped = platform.commit(
         "airflow chart 1.22.0 in dev", {rel: text.replace("targetRevision: 1.21.0", "targetRevision: 1.22.0")}
     )
+    # the chart's third-party images move with it, each at the digest the cache holds for its tag
+    third_party = [
+        (line, AIRFLOW_IMAGES[key], tag)
+        for key, line, tag in (
+            ("pgbouncer", '    tag: "airflow-pgbouncer-2025.03.05-1.23.1"', "airflow-pgbouncer-2025.03.05-1.23.1"),
+            (
+                "pgbouncer",
+                '    tag: "airflow-pgbouncer-exporter-2025.03.05-0.18.0"',
+                "airflow-pgbouncer-exporter-2025.03.05-0.18.0",
+            ),
+            (
+                "redis",
+                '    tag: "7.2.16-bookworm@sha256:74566c6910d13ae61e7ce73ebd3127438a1fe805b309b097c323142719ec8a5b"',
+                "7.2.16-bookworm",
+            ),
+            ("statsd", '    tag: "v0.29.0@sha256:632f705804922d50c1c95ba8ff9c8c0cc18d4bbb0cc265dc4f9ae708271c95b3"', "v0.29.0"),
+        )
+    ]
+    cached = [f'    tag: "{tag}@{cache_image(images.ecr, repository, tag)}"' for _, repository, tag in third_party]
     # Argo CD still runs the commit before the chart moved: the gate wants the chart there too
     stale = promote(platform, capsys, to_env="staging", mode="push", charts=True, max_severity="CRITICAL")
     refusal(stale, f"runs {argocd.revision[:12]}, which does not yet hold airflow 1.22.0 ({rel})", "wait for Argo CD to sync it")
@@ -182,7 +211,14 @@ def test_charts_moves_the_chart_version_with_the_image(
     pushed = platform.remote_refs()[f"refs/heads/{BRANCH}"]
     assert changed_lines(platform, bumped, pushed) == {
         CHART_APP.format(env="staging"): (["      targetRevision: 1.21.0"], ["      targetRevision: 1.22.0"]),
-        STAGING_VALUES: pin_lines(OLD_TAG, SHIPPED_DIGEST, NEW_TAG, images.digests[NEW_TAG]),
+        STAGING_VALUES: tuple(
+            a + b
+            for a, b in zip(
+                pin_lines(OLD_TAG, SHIPPED_DIGEST, NEW_TAG, images.digests[NEW_TAG]),
+                ([line for line, _, _ in third_party], cached),
+                strict=True,
+            )
+        ),
     }
     assert "clusters/staging/apps/airflow.yaml:11: airflow 1.21.0 -> 1.22.0" in run.out
 
@@ -250,3 +286,80 @@ def test_the_task_promotes_from_the_command_line(platform: Platform, images: Ima
     assert f"pushed {BRANCH} ({pushed[:12]})" in run.out
     assert platform.remote_refs()["refs/heads/main"] == start
     assert json.loads(json.dumps(platform.trailers(pushed)))["Promoted-By"] == USER
+
+
+KEDA_IMAGES = ("ghcr/kedacore/keda", "ghcr/kedacore/keda-metrics-apiserver", "ghcr/kedacore/keda-admission-webhooks")
+KEDA_VALUES = "clusters/{env}/values/keda.yaml"
+KEDA_APP = "clusters/{env}/apps/keda.yaml"
+
+
+def keda_in_dev(platform: Platform, version: str) -> str:
+    """dev moves KEDA's chart and its three images to `version`, by tag (as a Renovate PR does); the commit."""
+    chart, values = KEDA_APP.format(env="dev"), KEDA_VALUES.format(env="dev")
+    return platform.commit(
+        f"keda {version} in dev",
+        {
+            chart: platform.read(chart).replace("targetRevision: 2.20.2", f"targetRevision: {version}"),
+            values: platform.read(values).replace('tag: "2.20.2"', f'tag: "{version}"'),
+        },
+    )
+
+
+def test_charts_moves_the_third_party_images_with_digests_from_the_cache(
+    platform: Platform, images: Images, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argocd.set(revision=keda_in_dev(platform, "2.21.0"))
+    # what the cache holds once dev pulled them; staging pins by digest, so each tag is resolved there
+    digests = {repository: cache_image(images.ecr, repository, "2.21.0") for repository in KEDA_IMAGES}
+    start = platform.head()
+    run = promote(platform, capsys, app="keda", to_env="staging", mode="push", charts=True, max_severity="CRITICAL")
+    assert run.code == 0, run
+    assert "3 images resolved in 444444444444.dkr.ecr.eu-west-1.amazonaws.com" in run.out
+    pushed = platform.remote_refs()["refs/heads/promote/keda/staging/2.21.0"]
+    removed, added = changed_lines(platform, start, pushed)[KEDA_VALUES.format(env="staging")]
+    assert added == [f'    tag: "2.21.0@{digests[repository]}"' for repository in KEDA_IMAGES]
+    assert all(line.startswith('    tag: "2.20.2@sha256:') for line in removed) and len(removed) == 3
+    assert changed_lines(platform, start, pushed)[KEDA_APP.format(env="staging")] == (
+        ["      targetRevision: 2.20.2"],
+        ["      targetRevision: 2.21.0"],
+    )
+    message = platform.git("log", "-1", "--format=%B", pushed)
+    for repository in KEDA_IMAGES:
+        assert f"444444444444.dkr.ecr.eu-west-1.amazonaws.com/{repository} 2.20.2 -> 2.21.0@{digests[repository]}" in message
+    # invoke check reads the result back as pinned by digest through the cache
+    staging = Repo(platform.root).overlay(
+        KEDA_VALUES.format(env="staging"), platform.git("show", f"{pushed}:{KEDA_VALUES.format(env='staging')}")
+    )
+    assert {p.digest for p in collect_file(staging, KEDA_VALUES.format(env="staging"))} == set(digests.values())
+
+
+def test_charts_refuses_an_image_the_cache_has_not_pulled(
+    platform: Platform, images: Images, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argocd.set(revision=keda_in_dev(platform, "2.21.0"))
+    for repository in KEDA_IMAGES[:2]:
+        cache_image(images.ecr, repository, "2.21.0")
+    before = platform.snapshot()
+    run = promote(platform, capsys, app="keda", to_env="staging", mode="push", charts=True, max_severity="CRITICAL")
+    refusal(
+        run,
+        "no repository 'ghcr/kedacore/keda-admission-webhooks' in the registry 444444444444.dkr.ecr.eu-west-1.amazonaws.com",
+        "the cache has not pulled it yet: pull 444444444444.dkr.ecr.eu-west-1.amazonaws.com/ghcr/kedacore/keda-admission-webhooks:2.21.0",
+    )
+    assert platform.snapshot() == before
+
+
+def test_charts_refuses_when_the_target_lacks_a_source_image(
+    platform: Platform, images: Images, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = KEDA_VALUES.format(env="staging")
+    text = platform.read(values)
+    start = text.index("  webhooks:")
+    platform.commit("staging without the webhooks image", {values: text[:start]})
+    argocd.set(revision=keda_in_dev(platform, "2.21.0"))
+    run = promote(platform, capsys, app="keda", to_env="staging", mode="push", charts=True, max_severity="CRITICAL")
+    refusal(
+        run,
+        f"{values}: no pin of 444444444444.dkr.ecr.eu-west-1.amazonaws.com/ghcr/kedacore/keda-admission-webhooks at image.webhooks.tag",
+        "add it as the source has it",
+    )

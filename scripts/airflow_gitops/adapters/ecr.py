@@ -180,11 +180,10 @@ class Ecr:
                     ) from None
                 raise
 
-    def resolve_tag(self, repository: str, tag: str) -> ImageRef:
-        """The image a tag names now. Missing repository or tag -> UsageError."""
-        missing = (
-            f"{repository}:{tag} is not in the registry {self.registry.host}; push it, or pick a tag the source environment runs"
-        )
+    def resolve_tag(self, repository: str, tag: str, missing_fix: str | None = None) -> ImageRef:
+        """The image a tag names now. Missing repository or tag -> UsageError, ending with missing_fix if given."""
+        fix = missing_fix or "push it, or pick a tag the source environment runs"
+        missing = f"{repository}:{tag} is not in the registry {self.registry.host}; {fix}"
         with self._call(f"ECR DescribeImages {repository}:{tag} in {self.registry.host}"):
             try:
                 images = self.client.describe_images(
@@ -194,7 +193,7 @@ class Ecr:
                 if error_code(exc) == "RepositoryNotFoundException":
                     raise UsageError(
                         f"no repository '{repository}' in the registry {self.registry.host}; "
-                        "check airflow.image_repository in cluster.yaml, or create the repository"
+                        f"{missing_fix or 'check airflow.image_repository in cluster.yaml, or create the repository'}"
                     ) from None
                 if error_code(exc) == "ImageNotFoundException":
                     raise UsageError(missing) from None

@@ -8,11 +8,11 @@ whose message names what is wrong and how to fix it. The gates that ask ECR, Arg
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..model.findings import UsageError
 from ..model.repo import CLUSTERS_DIR, Repo
-from ..upgrades.edit import Change
+from ..upgrades.edit import Change, yaml_path_at_line
 from ..upgrades.pins import Pin, collect_file
 
 TRAILERS = (
@@ -67,13 +67,20 @@ class Plan:
     route: Route
     image: ImageMove | None
     charts: list[ChartMove]
+    # with --charts: the third-party images of the app's values, which move with its chart
+    chart_images: list[ImageMove] = field(default_factory=list)
 
-    def changes(self, digest: str | None, pin_by_digest: bool) -> list[Change]:
+    def changes(self, digest: str | None, pin_by_digest: bool, image_digests: Mapping[Pin, str] | None = None) -> list[Change]:
+        """The pin moves. image_digests: the digest each chart image's tag resolves to in the target's registry."""
         moves: list[Change] = []
         if self.image is not None:
             keep_digest = pin_by_digest or self.image.target.digest is not None
             moves.append(Change(self.image.target, self.image.tag, digest if keep_digest else None))
         moves += [Change(m.target, m.source.version) for m in self.charts]
+        for move in self.chart_images:
+            keep_digest = pin_by_digest or move.target.digest is not None
+            resolved = (image_digests or {}).get(move.source) if keep_digest else None
+            moves.append(Change(move.target, move.tag, resolved, inline_digest=True))
         return [m for m in moves if m.moves]
 
 
@@ -168,18 +175,47 @@ def chart_moves(pins: list[Pin], route: Route) -> list[ChartMove]:
     return moves
 
 
+def _value_path(repo: Repo, pin: Pin) -> tuple[str | int, ...] | None:
+    """Where in its values file a pin's tag is: the same image in two environments' files is at the same path."""
+    return pin.yaml_path or yaml_path_at_line(repo.yaml_nodes(pin.file)[0], pin.line)
+
+
+def chart_image_moves(repo: Repo, pins: list[Pin], route: Route, prefixes: frozenset[str]) -> list[ImageMove]:
+    """The third-party images of the app's values (through the pull-through cache), source to target by place."""
+    source_file, target_file = app_files(route.source, route.app)[1], app_files(route.target, route.app)[1]
+
+    def cached_images(file: str) -> list[Pin]:
+        return [p for p in pins if p.file == file and p.datasource == "docker" and cached(p.dependency, prefixes)]
+
+    targets = {(p.dependency, _value_path(repo, p)): p for p in cached_images(target_file)}
+    moves = []
+    for source in cached_images(source_file):
+        path = _value_path(repo, source)
+        target = targets.get((source.dependency, path))
+        if target is None:
+            where = ".".join(str(part) for part in path or ()) or f"line {source.line}"
+            raise UsageError(
+                f"{target_file}: no pin of {source.dependency} at {where}, which {source_file}:{source.line} has; "
+                "add it as the source has it, then run again"
+            )
+        moves.append(ImageMove(source, target))
+    return moves
+
+
 def cache_prefixes(repo: Repo, env: str) -> frozenset[str]:
     return frozenset(str(p) for p in repo.cluster(env).get("registry.pull_through_cache") or {})
 
 
 def plan(repo: Repo, pins: list[Pin], route: Route, tag: str | None, charts: bool) -> Plan:
-    image = image_move(pins, route, tag, cache_prefixes(repo, route.source))
+    prefixes = cache_prefixes(repo, route.source)
+    image = image_move(pins, route, tag, prefixes)
     moves = chart_moves(pins, route) if charts else []
+    images = chart_image_moves(repo, pins, route, prefixes) if charts else []
     if image is None and not charts:
         raise UsageError(
             f"{app_files(route.source, route.app)[1]}: {route.app} has no image pin; promote its chart with --charts"
         )
-    return Plan(route, image, moves)
+    return Plan(route, image, moves, images)
 
 
 def commit_message(
@@ -194,7 +230,10 @@ def commit_message(
     verb = "roll back" if kind == "rollback" else "promote"
     what = plan.image.tag if plan.image else ", ".join(f"{m.source.dependency} {m.source.version}" for m in plan.charts)
     lines = [f"{verb} {route.app} {what} to {route.target}", ""]
-    lines += [f"{c.pin.file}: {c.pin.dependency} {c.pin.version} -> {c.version}" for c in changes]
+    lines += [
+        f"{c.pin.file}: {c.pin.dependency} {c.pin.version} -> {c.version}{f'@{c.digest}' if c.inline_digest and c.digest else ''}"
+        for c in changes
+    ]
     trailers = {
         "Promoted-App": route.app,
         "Promoted-From": route.source,

@@ -53,6 +53,7 @@ class Gates:
 
     image: ImageRef | None = None
     scan: ScanSummary | None = None
+    chart_images: dict[pins.Pin, str] = field(default_factory=dict)  # source pin -> digest in the target's registry
     source_revision: str | None = None
     notes: list[str] = field(default_factory=list)
     source_state: ApplicationState | None = None  # the source's Application as the health gate read it
@@ -141,6 +142,38 @@ def image_gates(repo: Repo, plan: promote.Plan, env: str, max_severity: str, gat
     _timed(report, f"scan (blocks {max_severity.upper()} and above)", scan)
 
 
+def chart_image_gate(repo: Repo, plan: promote.Plan, env: str, gates: Gates, report: Report) -> None:
+    """Each third-party image moving with the chart resolves, by its tag, in the pull-through cache the target
+    pulls from; the digest found there is what the target pins."""
+    if not plan.chart_images:
+        return
+    registry = Registry.of(repo.cluster(env))
+    ecr = Ecr.connect(registry)
+
+    def resolve() -> str:
+        for move in plan.chart_images:
+            where = f"{move.source.file}:{move.source.line}"
+            if move.registry_host != registry.host:
+                raise UsageError(
+                    f"{where}: image {move.source.dependency} is not in the registry {registry.host} that "
+                    f"{repo.cluster_file(env)} names; pull it through that registry's cache"
+                )
+            fix = (
+                f"the cache has not pulled it yet: pull {move.source.dependency}:{move.tag} once through it "
+                "(or let the source environment run it), then run again"
+            )
+            digest = ecr.resolve_tag(move.repository, move.tag, missing_fix=fix).digest
+            if move.source.digest and move.source.digest != digest:
+                raise UsageError(
+                    f"{where}: {move.repository}:{move.tag} is {digest} in the cache, but {plan.route.source} runs "
+                    f"{move.source.digest}; the upstream tag moved, so move {plan.route.source} to it first"
+                )
+            gates.chart_images[move.source] = digest
+        return f"{len(plan.chart_images)} images resolved in {registry.host}"
+
+    _timed(report, "chart images", resolve)
+
+
 def health_gate(repo: Repo, plan: promote.Plan, environ: Mapping[str, str], gates: Gates, report: Report) -> None:
     """The source runs the pins: its Application is Synced and Healthy at a revision holding them."""
     route = plan.route
@@ -169,7 +202,7 @@ def health_gate(repo: Repo, plan: promote.Plan, environ: Mapping[str, str], gate
 def _require_pins_at(repo: Repo, plan: promote.Plan, revision: str, where: str) -> None:
     if not git.has_commit(repo.root, revision):
         raise UsageError(f"{where} runs {revision[:12]}, which this clone does not have; git fetch, then run again")
-    moving = ([plan.image.source] if plan.image else []) + [m.source for m in plan.charts]
+    moving = ([plan.image.source] if plan.image else []) + [m.source for m in plan.charts] + [m.source for m in plan.chart_images]
     for pin in moving:
         text = git.show_file(repo.root, revision, pin.file)
         then = pins.collect_file(repo.overlay(pin.file, text), pin.file) if text is not None else []
@@ -189,6 +222,7 @@ def _plan_promotion(repo: Repo, options: Options, environ: Mapping[str, str], re
     plan = promote.plan(repo, promote.route_pins(repo, route), route, options.tag, options.charts)
     gates = Gates()
     image_gates(repo, plan, route.target, options.max_severity, gates, report)
+    chart_image_gate(repo, plan, route.target, gates, report)
     if options.health_gate:
         health_gate(repo, plan, environ, gates, report)
         if gates.source_state is not None:
@@ -262,7 +296,7 @@ def run_promotion(
     def plan_attempt(repo: Repo, tree: gitflow.Tree) -> gitflow.Delivery:
         plan, gates = _plan_promotion(repo, options, environ, report)
         target = repo.cluster(plan.route.target)
-        changes = plan.changes(gates.image.digest if gates.image else None, target.pins_by_digest)
+        changes = plan.changes(gates.image.digest if gates.image else None, target.pins_by_digest, gates.chart_images)
         if not changes:
             raise UsageError(
                 f"{plan.route.target} already runs what {plan.route.source} runs for {plan.route.app}; nothing to promote"
