@@ -23,7 +23,9 @@ DAGS = REPO_ROOT / "images" / "airflow" / "dags"
 AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
 AIRFLOW_PYTHON = AIRFLOW_VENV / "bin" / "python"
 REPORTER = Path(__file__).with_name("dag_report.py")
-# What one DAG file may cost the DAG processor to import, on this 2-core machine, median of the runs.
+# What one DAG file may cost the DAG processor to import: CPU seconds, median of the runs. CPU time, not
+# wall time, so that a busy machine does not fail a file; a file waiting on the network at parse time
+# fails here anyway, offline, as an import error.
 PARSE_BUDGET_SECONDS = 2.0
 # Fresh interpreters per file for the parse time of the image's DAGs.
 PARSE_RUNS = 3
@@ -44,7 +46,7 @@ CYCLIC_DAG = """
         second = EmptyOperator(task_id="second")
         first >> second >> first
 """
-# Work at the top level (a stand-in for a network call or a heavy computation at parse time), the
+# Work at the top level (a stand-in for a heavy computation at parse time), the
 # default owner, no tags and no retries.
 SLOPPY_DAG = """
     import time
@@ -53,7 +55,9 @@ SLOPPY_DAG = """
     from airflow.providers.standard.operators.empty import EmptyOperator
     from airflow.sdk import DAG
 
-    time.sleep(3)
+    started = time.process_time()
+    while time.process_time() - started < 3:  # three CPU seconds of work at parse time
+        pass
 
     with DAG("sloppy", start_date=pendulum.datetime(2026, 1, 1), schedule=None):
         EmptyOperator(task_id="only")
@@ -103,7 +107,10 @@ def dag_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The report on the DAGs baked into the image."""
     report = make_report(DAGS, tmp_path_factory.mktemp("dag-report"), PARSE_RUNS)
     for file, timing in sorted(report["parse_seconds"].items()):
-        FIGURES.append((f"parse {file} (median of {', '.join(f'{s:.3f}' for s in timing['runs'])})", timing["median"]))
+        FIGURES.append(
+            (f"parse {file}, CPU (median of {', '.join(f'{s:.3f}' for s in timing['cpu_runs'])})", timing["cpu_median"])
+        )
+        FIGURES.append((f"parse {file}, wall (median of {', '.join(f'{s:.3f}' for s in timing['runs'])})", timing["median"]))
     return report
 
 
@@ -115,7 +122,7 @@ def broken_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (folder / "sloppy.py").write_text(textwrap.dedent(SLOPPY_DAG))
     report = make_report(folder, tmp_path_factory.mktemp("broken-report"), runs=1)
     for file, timing in sorted(report["parse_seconds"].items()):
-        FIGURES.append((f"parse broken {file}", timing["median"]))
+        FIGURES.append((f"parse broken {file}, CPU", timing["cpu_median"]))
     return report
 
 
@@ -123,6 +130,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not FIGURES:
         return
     terminalreporter.section("DAG figures")
-    terminalreporter.write_line(f"parse budget per DAG file: {PARSE_BUDGET_SECONDS:.1f} s (median of fresh interpreters)")
+    terminalreporter.write_line(f"parse budget per DAG file: {PARSE_BUDGET_SECONDS:.1f} CPU s (median of fresh interpreters)")
     for what, seconds in FIGURES:
         terminalreporter.write_line(f"{seconds:8.3f} s  {what}")

@@ -6,8 +6,8 @@
         KubernetesPodOperator) and cycle check, and each file's parse time (below).
 
     python dag_report.py --time-file FILE --out TIME.json
-        the seconds it takes to import FILE in this fresh interpreter, once Airflow and the Task SDK's
-        definitions are loaded, as they are in the DAG processor; what the file itself costs.
+        the seconds (wall and CPU) it takes to import FILE in this fresh interpreter, once Airflow and the
+        Task SDK's definitions are loaded, as they are in the DAG processor; what the file itself costs.
 
 The pytest tests (tests/dags/) run in the tooling virtualenv, which has no Airflow: they call this
 script as a subprocess. It imports nothing from the repository, and reaches no network and no
@@ -59,20 +59,20 @@ def time_file(path: Path) -> dict[str, Any]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     error = None
     try:
         spec.loader.exec_module(module)
     except BaseException:  # a broken file is timed too; the DagBag reports its error
         error = traceback.format_exc(limit=3)
-    return {"seconds": time.perf_counter() - started, "error": error}
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - started_cpu, "error": error}
 
 
 def _parse_times(folder: Path, runs: int) -> dict[str, dict[str, Any]]:
     """Each file timed in `runs` fresh interpreters, one after the other (never in parallel: they would share the CPUs)."""
     results: dict[str, dict[str, Any]] = {}
     for path in sorted(folder.rglob("*.py")):
-        seconds = []
+        seconds, cpu_seconds = [], []
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as scratch:
                 out = Path(scratch) / "time.json"
@@ -82,8 +82,15 @@ def _parse_times(folder: Path, runs: int) -> dict[str, dict[str, Any]]:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                seconds.append(json.loads(out.read_text())["seconds"])
-        results[path.relative_to(folder).as_posix()] = {"runs": seconds, "median": statistics.median(seconds)}
+                timing = json.loads(out.read_text())
+                seconds.append(timing["seconds"])
+                cpu_seconds.append(timing["cpu_seconds"])
+        results[path.relative_to(folder).as_posix()] = {
+            "runs": seconds,
+            "median": statistics.median(seconds),
+            "cpu_runs": cpu_seconds,
+            "cpu_median": statistics.median(cpu_seconds),
+        }
     return results
 
 

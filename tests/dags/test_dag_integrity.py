@@ -46,7 +46,7 @@ def retry_problems(report: dict[str, Any]) -> list[str]:
 
 
 def over_budget(report: dict[str, Any]) -> dict[str, float]:
-    return {file: t["median"] for file, t in report["parse_seconds"].items() if t["median"] > PARSE_BUDGET_SECONDS}
+    return {file: t["cpu_median"] for file, t in report["parse_seconds"].items() if t["cpu_median"] > PARSE_BUDGET_SECONDS}
 
 
 # --- the image's DAGs ----------------------------------------------------------------------------
@@ -84,8 +84,8 @@ def test_every_dag_file_parses_within_the_budget(dag_report: dict[str, Any]) -> 
     timings = dag_report["parse_seconds"]
     assert set(timings) == {p.relative_to(DAGS).as_posix() for p in DAGS.rglob("*.py")}
     for file, timing in sorted(timings.items()):
-        print(f"{file}: median {timing['median']:.3f} s of {[round(s, 3) for s in timing['runs']]}")
-    assert over_budget(dag_report) == {}, f"over the {PARSE_BUDGET_SECONDS} s budget: move the work into a task"
+        print(f"{file}: median {timing['cpu_median']:.3f} CPU s of {[round(s, 3) for s in timing['cpu_runs']]}")
+    assert over_budget(dag_report) == {}, f"over the {PARSE_BUDGET_SECONDS} CPU s budget: move the work into a task"
 
 
 # --- the rules catch DAGs that break them --------------------------------------------------------
