@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from .mutations import (
     annotate,
     append_text,
@@ -320,7 +322,9 @@ def _secret_terraform_does_not_create(root: Path) -> str:
 
 
 def _rds_tag_of_another_database(root: Path) -> str:
-    return _replace(root, "clusters/dev/patches/airflow-metadata-db.yaml", "db:airflow-dev-airflow", "db:airflow-dev-metadata")
+    return _replace(
+        root, "clusters/dev/manifests/airflow/airflow-db-admin.yaml", "db:airflow-dev-airflow", "db:airflow-dev-metadata"
+    )
 
 
 def _bucket_name_off_convention(root: Path) -> str:
@@ -377,4 +381,101 @@ CASES = CASES + (
     Case("hold-without-renovate-rule", "hold-not-in-renovate", _hold_without_renovate_rule, "staging"),
     Case("hold-file-malformed", "hold-invalid", _hold_file_malformed, "dev"),
     Case("chart-schema-not-vendored", "chart-schema-missing", _chart_schema_not_vendored, "dev"),
+)
+
+
+# --- isolation inside the cluster ------------------------------------------------------------------
+def _no_default_deny(root: Path) -> str:
+    rel = "apps/reloader/manifests/network-policies.yaml"
+    path = root / rel
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d and d["metadata"]["name"] != "default-deny"]
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return "apps/reloader/namespace.yaml"
+
+
+def _exec_for_airflow(root: Path) -> str:
+    rel = "apps/airflow/manifests/debug-rbac.yaml"
+    (root / rel).write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: debug\n  namespace: airflow\n"
+        "rules:\n  - apiGroups: ['']\n    resources: [pods/exec]\n    verbs: [create]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: debug\n  namespace: airflow\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: debug}\n"
+        "subjects:\n  - {kind: ServiceAccount, name: airflow-worker, namespace: airflow}\n"
+    )
+    edit_yaml(root, "apps/airflow/manifests/kustomization.yaml", lambda k: k["resources"].append("debug-rbac.yaml"))
+    return rel
+
+
+def _secrets_for_airflow(root: Path) -> str:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})
+
+    return edit_object(root, "Role", "airflow-task-launcher", change)
+
+
+def _project_any_namespace(root: Path) -> str:
+    rel = "apps/argo-cd/projects.yaml"
+    return _replace(root, rel, "          namespace: airflow-db\n", '          namespace: "*"\n')
+
+
+def _project_any_kind(root: Path) -> str:
+    rel = "apps/argo-cd/projects.yaml"
+    return _replace(
+        root, rel, "        - group: keda.sh\n          kind: ScaledObject\n", '        - group: "*"\n          kind: "*"\n'
+    )
+
+
+def _namespace_without_pod_security(root: Path) -> str:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        for mode in ("warn", "audit"):
+            doc["metadata"]["labels"].pop(f"pod-security.kubernetes.io/{mode}")
+
+    return edit_object(root, "Namespace", "airflow-tasks", change)
+
+
+def _root_applies_outside_argocd(root: Path) -> str:
+    rel = "apps/keda/extra-policy.yaml"
+    (root / rel).write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: extra\n  namespace: keda\n"
+        "spec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"
+    )
+    edit_yaml(root, "apps/keda/kustomization.yaml", lambda k: k["resources"].append("extra-policy.yaml"))
+    return rel
+
+
+def _token_without_use(root: Path) -> str:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        del doc["spec"]["template"]["spec"]["automountServiceAccountToken"]
+
+    edit_object(root, "ServiceAccount", "airflow-db-role", lambda d: set_path(d, "automountServiceAccountToken", True))
+    return edit_object(root, "Job", "airflow-db-role", change)
+
+
+def _privileged_job(root: Path) -> str:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+
+    return edit_object(root, "Job", "airflow-db-role", change)
+
+
+def _manifests_of_another_env(root: Path) -> str:
+    return _replace(
+        root,
+        "clusters/prod/apps/airflow.yaml",
+        "path: clusters/prod/manifests/airflow",
+        "path: clusters/staging/manifests/airflow",
+    )
+
+
+CASES = CASES + (
+    Case("namespace-without-default-deny", "default-deny-missing", _no_default_deny, "dev"),
+    Case("pods-exec-for-an-airflow-account", "airflow-rbac", _exec_for_airflow, "dev"),
+    Case("secrets-for-an-airflow-account", "airflow-rbac", _secrets_for_airflow, "staging"),
+    Case("app-project-any-namespace", "app-project-wildcard", _project_any_namespace, "dev"),
+    Case("app-project-any-kind", "app-project-wildcard", _project_any_kind, "prod"),
+    Case("namespace-without-pod-security-labels", "pod-security-labels", _namespace_without_pod_security, "dev"),
+    Case("root-applies-outside-argocd", "project-denies", _root_applies_outside_argocd, "dev"),
+    Case("token-without-api-use", "token-automount", _token_without_use, "dev"),
+    Case("pod-breaks-restricted", "pod-security-violation", _privileged_job, "dev"),
+    Case("manifests-of-another-environment", "manifests-path", _manifests_of_another_env, "prod"),
 )

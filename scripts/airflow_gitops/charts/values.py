@@ -64,6 +64,33 @@ def chart_sources(app: dict[str, Any]) -> list[ChartSource]:
     return found
 
 
+@dataclass(frozen=True)
+class ManifestSource:
+    """A source that applies a folder of this repository's plain manifests (a kustomization)."""
+
+    index: int
+    repo_url: str
+    revision: str
+    path: str
+
+
+def manifest_sources(app: dict[str, Any]) -> list[ManifestSource]:
+    """The `path` sources of an Application (neither a chart nor a bare `$ref`)."""
+    found = []
+    for index, src in enumerate(sources_of(app)):
+        if src.get("chart") or not src.get("path"):
+            continue
+        found.append(
+            ManifestSource(
+                index=index,
+                repo_url=str(src.get("repoURL", "")),
+                revision=yamlio.scalar_str(src.get("targetRevision")),
+                path=str(src["path"]).strip("/"),
+            )
+        )
+    return found
+
+
 def ref_sources(app: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(s["ref"]): s for s in sources_of(app) if s.get("ref")}
 
@@ -178,9 +205,19 @@ def merge(source: ChartSource, refs: dict[str, dict[str, Any]], read_yaml: Any) 
     return result
 
 
+_BRACKETED = re.compile(r"\[([^\]]+)\]|([^.\[\]]+)")
+
+
 def dotted_path(dotted: str) -> list[str | int]:
-    """'a.hosts.0.name' -> ['a', 'hosts', 0, 'name']."""
-    return [int(p) if p.isdigit() else p for p in dotted.split(".")]
+    """'a.hosts.0.name' -> ['a', 'hosts', 0, 'name']; a key with dots of its own goes in brackets:
+    'ingress.annotations[alb.ingress.kubernetes.io/scheme]' -> ['ingress', 'annotations', 'alb.ingress...']."""
+    parts: list[str | int] = []
+    for bracketed, plain in _BRACKETED.findall(dotted):
+        if bracketed:
+            parts.append(bracketed)
+        else:
+            parts.append(int(plain) if plain.isdigit() else plain)
+    return parts
 
 
 def dotted_get(values: Any, dotted: str) -> Any:
