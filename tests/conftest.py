@@ -66,7 +66,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     they need a pytest process of their own. Under pytest-xdist every worker would start every job, so
     there they are refused; `make test` runs `pytest -m apply` beside `pytest -n 2 -m "not apply"`."""
     if hasattr(config, "workerinput") and any(item.get_closest_marker("apply") for item in items):
-        raise pytest.UsageError('the apply tests run in one process: pytest -m apply, and pytest -n N -m "not apply" for the rest')
+        raise pytest.UsageError(
+            'the apply tests run in one process: pytest -m apply, and pytest -n N -m "not apply" for the rest'
+        )
 
 
 @pytest.fixture(scope="session")
