@@ -10,6 +10,11 @@ AIRFLOW_VERSION = $(shell sed -nE 's/^FROM apache\/airflow:([0-9][^-@[:space:]]*
 BIN := $(VENV)/bin
 # Node.js tooling (Renovate, with the Node.js 24 it needs) from package-lock.json, into node_modules/.
 NODE_TOOLS := node_modules/.installed
+# PostgreSQL's initdb and pg_ctl, for the test that runs Airflow's database role SQL against a real
+# server (tests/apps/test_airflow_db_role.py): on PATH, or where Debian's postgresql package puts them.
+POSTGRES_INITDB = $(or $(shell command -v initdb 2>/dev/null),$(wildcard /usr/lib/postgresql/*/bin/initdb))
+# apt-get as root (CI runs as root on a fresh Debian machine), else through sudo.
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 # An air-gapped provider mirror, where the machine has one: invoke installs hashicorp/aws from it.
 TF_PLUGIN_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins))
 export TF_PLUGIN_MIRROR
@@ -20,7 +25,7 @@ export TF_PLUGIN_MIRROR
 PYTEST_WORKERS ?= 2
 PYTEST := PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest
 
-.PHONY: check test test-apply test-rest setup tools bench lock lock-airflow clean
+.PHONY: check test test-apply test-rest setup tools postgres bench lock lock-airflow clean
 
 check: $(VENV)/.installed
 	$(BIN)/invoke check
@@ -37,7 +42,15 @@ test-apply:
 test-rest:
 	$(PYTEST) -n $(PYTEST_WORKERS) -m "not apply"
 
-setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS) $(AIRFLOW_VENV)/.installed
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(NODE_TOOLS) $(AIRFLOW_VENV)/.installed postgres
+
+# Installs Debian's postgresql where initdb is missing; does nothing where it is there.
+postgres:
+	@if [ -z "$(strip $(POSTGRES_INITDB))" ]; then \
+		echo "initdb is missing: installing postgresql (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; \
+	fi
 
 tools: $(TOOLS_VENV)/.installed $(NODE_TOOLS)
 

@@ -33,7 +33,7 @@ def test_the_list_is_the_one_the_airflow_readme_documents() -> None:
 
 
 def test_every_generated_secret_is_read_by_an_external_secret() -> None:
-    docs = yamlio.load_all((REPO_ROOT / "apps/airflow/external-secrets.yaml").read_text(encoding="utf-8"))
+    docs = yamlio.load_all((REPO_ROOT / "apps/airflow/manifests/external-secrets.yaml").read_text(encoding="utf-8"))
     keys = {item["remoteRef"]["key"] for doc in docs for item in doc["spec"].get("data", [])}
     assert {f"airflow/{name}" for name in GENERATED} <= keys
 
@@ -63,6 +63,7 @@ def test_only_empty_secrets_are_filled() -> None:
         ("airflow-dev/airflow/jwt-secret", True),
         ("airflow-dev/airflow/redis-password", True),
         ("airflow-dev/airflow/pgbouncer-client-password", True),
+        ("airflow-dev/airflow/metadata-db-password", True),
     ]
     assert steps[1].arn == ARN.format("api-secret-key")
 

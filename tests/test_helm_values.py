@@ -4,7 +4,17 @@ from typing import Any
 
 import pytest
 
-from airflow_gitops.charts.values import chart_sources, deep_merge, dotted_get, merge, ref_sources, set_parameter, value_file_path
+from airflow_gitops.charts.values import (
+    chart_sources,
+    deep_merge,
+    dotted_get,
+    dotted_path,
+    manifest_sources,
+    merge,
+    ref_sources,
+    set_parameter,
+    value_file_path,
+)
 
 APP: dict[str, Any] = {
     "metadata": {"name": "airflow"},
@@ -110,3 +120,33 @@ def test_dotted_get_walks_lists() -> None:
     assert dotted_get(values, "ingress.hosts.0.name") == "h"
     assert dotted_get(values, "ingress.hosts.1.name") is None
     assert dotted_get(values, "ingress.missing") is None
+
+
+def test_a_bracketed_key_keeps_its_dots() -> None:
+    values = {"ingress": {"annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}, "hosts": [{"name": "h"}]}}
+    assert dotted_path("ingress.annotations[alb.ingress.kubernetes.io/scheme]") == [
+        "ingress",
+        "annotations",
+        "alb.ingress.kubernetes.io/scheme",
+    ]
+    assert dotted_get(values, "ingress.annotations[alb.ingress.kubernetes.io/scheme]") == "internet-facing"
+    assert dotted_get(values, "ingress.hosts.0.name") == "h"
+
+
+def test_manifest_sources_are_the_path_sources_only() -> None:
+    app = {
+        "spec": {
+            "sources": [
+                {"repoURL": "https://charts.example.com", "chart": "app", "targetRevision": "1.0.0"},
+                {"repoURL": "https://git.example.com/repo.git", "targetRevision": "main", "ref": "values"},
+                {"repoURL": "https://git.example.com/repo.git", "targetRevision": "main", "path": "clusters/dev/manifests/app/"},
+            ]
+        }
+    }
+    [source] = manifest_sources(app)
+    assert (source.index, source.repo_url, source.revision, source.path) == (
+        2,
+        "https://git.example.com/repo.git",
+        "main",
+        "clusters/dev/manifests/app",
+    )

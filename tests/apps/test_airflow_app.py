@@ -21,6 +21,7 @@ from airflow_gitops.model import yamlio
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "apps" / "airflow"
+MANIFESTS = APP / "manifests"
 ENVS = ("dev", "staging", "prod")
 CHART_VERSION = "1.21.0"
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -29,6 +30,10 @@ RELOAD = "secret.reloader.stakater.com/reload"
 AIRFLOW_COMPONENTS = ("scheduler", "apiServer", "triggerer", "dagProcessor", "workers.celery")
 CLIENT_USER = "airflow"
 CLIENT_PASSWORD_SECRET = "airflow/pgbouncer-client-password"
+# Airflow's own database role, which PgBouncer logs in to RDS as (manifests/airflow-db.yaml).
+ROLE_USER = "airflow"
+ROLE_PASSWORD_SECRET = "airflow/metadata-db-password"
+WAVE = "argocd.argoproj.io/sync-wave"
 
 
 def load(path: Path) -> Any:
@@ -72,22 +77,28 @@ def crd_schema(relative: str, version: str) -> dict[str, Any]:
     return schema
 
 
+def manifests(kind: str) -> dict[str, dict[str, Any]]:
+    """The app's plain manifests of one kind, by name."""
+    return {d["metadata"]["name"]: d for f in sorted(MANIFESTS.glob("*.yaml")) for d in load_all(f) if d.get("kind") == kind}
+
+
+def env_manifests(env: str) -> str:
+    return f"clusters/{env}/manifests/airflow"
+
+
 @cache
 def rendered(env: str) -> tuple[dict[str, Any], ...]:
-    """What `kubectl kustomize clusters/<env>` renders: the bases with the environment's patches and facts."""
-    out = subprocess.run(["kubectl", "kustomize", f"clusters/{env}"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    """What the Application applies besides the chart, `kubectl kustomize clusters/<env>/manifests/airflow`:
+    the shared manifests with the environment's facts."""
+    out = subprocess.run(["kubectl", "kustomize", env_manifests(env)], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     return tuple(d for d in yaml.safe_load_all(out.stdout) if d)
 
 
 def external_secrets(env: str | None = None) -> dict[str, dict[str, Any]]:
-    """The app's ExternalSecrets: the base file's, or as the environment renders them."""
+    """The app's ExternalSecrets: the base files', or as the environment's manifests folder renders them."""
     if env is None:
-        return {d["metadata"]["name"]: d for d in load_all(APP / "external-secrets.yaml")}
-    return {
-        d["metadata"]["name"]: copy.deepcopy(d)
-        for d in rendered(env)
-        if d["kind"] == "ExternalSecret" and d["metadata"].get("namespace") == "airflow"
-    }
+        return manifests("ExternalSecret")
+    return {d["metadata"]["name"]: copy.deepcopy(d) for d in rendered(env) if d["kind"] == "ExternalSecret"}
 
 
 # --- values --------------------------------------------------------------------------------------
@@ -307,6 +318,7 @@ def render_template(template: str, data: dict[str, Any]) -> str:
 # Sample secrets with the characters each format must escape: quotes of both kinds, a space, and
 # the URL delimiters.
 CLIENT_PASSWORD = 'st\'atic "client" p@ss/w:rd+%?#'
+ROLE_PASSWORD = 'ro\'le "server" p@ss/w;rd #%+'
 MASTER = {"username": "air'flow_admin", "password": 'mast\'er "pa;ss" #1 %+@'}
 ROTATED = {"username": MASTER["username"], "password": 'rot\'ated "pa;ss" #2 %+@'}
 REMOTE = {
@@ -314,6 +326,7 @@ REMOTE = {
     ("airflow/metadata-db", "port"): "5432",
     ("airflow/metadata-db", "dbname"): "airflow",
     (CLIENT_PASSWORD_SECRET, None): CLIENT_PASSWORD,
+    (ROLE_PASSWORD_SECRET, None): ROLE_PASSWORD,
     ("airflow/redis-password", None): 're\'dis "pa:ss" +',
 }
 
@@ -437,7 +450,7 @@ def test_metadata_connection_is_the_static_client_login(env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_pgbouncer_logs_in_to_rds_as_the_master_user(env: str) -> None:
+def test_pgbouncer_logs_in_to_rds_as_airflows_own_role(env: str) -> None:
     ini = parse_pgbouncer_ini(render_secret(external_secrets(env)["airflow-pgbouncer"])["pgbouncer.ini"])
     assert list(ini["databases"]) == ["airflow-metadata"]
     entry = parse_connect_string(ini["databases"]["airflow-metadata"])
@@ -445,9 +458,24 @@ def test_pgbouncer_logs_in_to_rds_as_the_master_user(env: str) -> None:
         "host": REMOTE[("airflow/metadata-db", "host")],
         "port": REMOTE[("airflow/metadata-db", "port")],
         "dbname": REMOTE[("airflow/metadata-db", "dbname")],
+        "user": ROLE_USER,
+        "password": ROLE_PASSWORD,
+        "pool_size": "20",
+    }
+    # The role the Job keeps, with the password it sets.
+    container = manifests("Job")["airflow-db-role"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "AIRFLOW_DB_ROLE", "value": ROLE_USER} in container["env"]
+    admin = render_secret(external_secrets(env)["airflow-db-admin"])
+    assert admin["role-password"] == ROLE_PASSWORD
+    # The Job connects as the master user to the same database, with TLS.
+    service = parse_pgbouncer_ini(admin["pg_service.conf"])["airflow-db-admin"]
+    assert service == {
+        "host": entry["host"],
+        "port": entry["port"],
+        "dbname": entry["dbname"],
         "user": MASTER["username"],
         "password": MASTER["password"],
-        "pool_size": "20",
+        "sslmode": "require",
     }
     settings = ini["pgbouncer"]
     # The chart's default; it accepts the plaintext password users.txt holds.
@@ -462,7 +490,7 @@ def test_pgbouncer_logs_in_to_rds_as_the_master_user(env: str) -> None:
 def test_pgbouncer_clients_are_the_static_login_only(env: str) -> None:
     secret = render_secret(external_secrets(env)["airflow-pgbouncer"])
     assert parse_users_txt(secret["users.txt"]) == [(CLIENT_USER, CLIENT_PASSWORD)]
-    assert MASTER["username"] not in secret["users.txt"] and MASTER["password"] not in secret["users.txt"]
+    assert ROLE_PASSWORD not in secret["users.txt"] and MASTER["password"] not in json.dumps(secret)
     # The metrics exporter reads the admin console as a stats user, with the same static login.
     ini = parse_pgbouncer_ini(secret["pgbouncer.ini"])
     assert [u.strip() for u in ini["pgbouncer"]["stats_users"].split(",")] == [CLIENT_USER]
@@ -472,24 +500,48 @@ def test_pgbouncer_clients_are_the_static_login_only(env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_a_rotation_changes_pgbouncer_ini_only(env: str) -> None:
-    secrets = external_secrets(env)
-    for name, es in secrets.items():
+def test_a_master_rotation_changes_nothing_airflow_reads(env: str) -> None:
+    """RDS rotating its master password changes the database role Job's Secret, and only its password."""
+    for name, es in external_secrets(env).items():
         if es["spec"]["target"].get("template"):
             before, after = render_secret(es, MASTER), render_secret(es, ROTATED)
             changed = {key for key in before if before[key] != after[key]}
-            assert changed == ({"pgbouncer.ini"} if name == "airflow-pgbouncer" else set()), name
+            assert changed == ({"pg_service.conf"} if name == "airflow-db-admin" else set()), name
+            assert MASTER["password"] not in json.dumps(before) or name == "airflow-db-admin", name
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_only_airflow_pgbouncer_reads_the_rds_secret(env: str) -> None:
-    readers = {name for name, es in external_secrets(env).items() if "dataFrom" in es["spec"]}
-    assert readers == {"airflow-pgbouncer"}
-    assert "find" not in json.dumps(external_secrets(env)["airflow-metadata-db"])
+def test_only_the_database_role_job_reads_the_rds_secret(env: str) -> None:
+    secrets = external_secrets(env)
+    readers = {name for name, es in secrets.items() if "dataFrom" in es["spec"]}
+    assert readers == {"airflow-db-admin"}
+    assert secrets["airflow-db-admin"]["metadata"]["namespace"] == "airflow-db"
+    assert "find" not in json.dumps(secrets["airflow-metadata-db"]) + json.dumps(secrets["airflow-pgbouncer"])
+    # Nothing in namespace airflow can reach the unprefixed store, which finds the master secret.
+    assert not [n for n, es in secrets.items() if es["metadata"]["namespace"] == "airflow" and "unprefixed" in json.dumps(es)]
+    stores = {d["metadata"]["name"]: d for d in load_all(REPO_ROOT / "apps" / "external-secrets" / "cluster-secret-stores.yaml")}
+    assert stores["aws-secrets-manager-unprefixed"]["spec"]["conditions"] == [{"namespaces": ["airflow-db"]}]
+    # The Job's pod gets the Secret; no Airflow component names it.
+    job = manifests("Job")["airflow-db-role"]["spec"]["template"]["spec"]
+    assert [v["secret"]["secretName"] for v in job["volumes"] if "secret" in v] == ["airflow-db-admin"]
+    assert "airflow-db-admin" not in (APP / "values.yaml").read_text()
 
 
-def test_a_rotation_reaches_pgbouncer_within_minutes() -> None:
-    assert 0 < go_duration_seconds(external_secrets()["airflow-pgbouncer"]["spec"]["refreshInterval"]) <= 300
+def test_the_role_exists_before_pgbouncer_logs_in_with_it() -> None:
+    """Inside the airflow Application: the Job's Secret, the Job (a Sync hook, re-run at every sync),
+    then PgBouncer's Secret, then PgBouncer; so a first sync creates the role before PgBouncer uses it."""
+    secrets, job = external_secrets(), manifests("Job")["airflow-db-role"]
+    annotations = job["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "Sync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    pgbouncer_wave = load(APP / "values.yaml")["pgbouncer"]["annotations"][WAVE]
+    waves = [
+        int(secrets["airflow-db-admin"]["metadata"]["annotations"][WAVE]),
+        int(annotations[WAVE]),
+        int(secrets["airflow-pgbouncer"]["metadata"]["annotations"][WAVE]),
+        int(pgbouncer_wave),
+    ]
+    assert waves == sorted(waves) and len(set(waves)) == 4, waves
 
 
 # --- manifests -----------------------------------------------------------------------------------
@@ -499,16 +551,15 @@ def test_external_secrets_match_the_crd(env: str) -> None:
     for name, es in external_secrets(env).items():
         errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(es)]
         assert errors == [], name
-        annotations = es["metadata"]["annotations"]
-        assert annotations["argocd.argoproj.io/sync-wave"] == "10"
-        assert annotations["argocd.argoproj.io/sync-options"] == "SkipDryRunOnMissingResource=true"
+        # Before the chart's pods (wave 0) and PgBouncer (-1) that mount them.
+        assert int(es["metadata"]["annotations"][WAVE]) < -1, name
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_rds_master_secret_is_found_by_this_environments_instance(env: str) -> None:
     c = cluster(env)
     arn = f"arn:aws:rds:{c['aws']['region']}:{c['aws']['account_id']}:db:{c['cluster']['name']}-airflow"
-    [source] = external_secrets(env)["airflow-pgbouncer"]["spec"]["dataFrom"]
+    [source] = external_secrets(env)["airflow-db-admin"]["spec"]["dataFrom"]
     assert source["sourceRef"]["storeRef"] == {
         "kind": "ClusterSecretStore",
         "name": "aws-secrets-manager-unprefixed",
@@ -518,12 +569,14 @@ def test_rds_master_secret_is_found_by_this_environments_instance(env: str) -> N
 
 
 def test_base_external_secrets_name_no_environment() -> None:
-    text = (APP / "external-secrets.yaml").read_text()
+    # The registry is every environment's (cluster.yaml registry, the same in each): the psql image's.
+    registry = {cluster(env)["registry"]["account_id"] for env in ENVS}
+    text = "".join(f.read_text() for f in MANIFESTS.glob("*.yaml"))
     assert "arn:aws" not in text
-    assert not re.search(r"\b\d{12}\b", text)
+    assert set(re.findall(r"\b\d{12}\b", text)) <= registry
     for name, es in external_secrets().items():
         assert es["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}
-        if name == "airflow-pgbouncer":  # its RDS ARN comes from clusters/<env>/cluster-facts.yaml
+        if name == "airflow-db-admin":  # its RDS ARN comes from clusters/<env>/facts/cluster-facts.yaml
             [source] = es["spec"]["dataFrom"]
             assert source["find"]["tags"] == {"aws:rds:primaryDBInstanceArn": "from-cluster-facts"}
         else:
@@ -538,7 +591,7 @@ def test_application_with_this_environments_sources(env: str) -> None:
     app = deep_merge(base, load(REPO_ROOT / "clusters" / env / "apps" / "airflow.yaml"))
     schema = crd_schema("argo-cd/v3.5.1/application-crd.yaml", "v1alpha1")
     assert [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(app)] == []
-    chart, values = app["spec"]["sources"]
+    chart, values, plain = app["spec"]["sources"]
     assert chart == {
         "repoURL": "https://airflow.apache.org",
         "chart": "airflow",
@@ -553,30 +606,84 @@ def test_application_with_this_environments_sources(env: str) -> None:
         "targetRevision": c["gitops"]["revision"],
         "ref": "values",
     }
+    assert plain == {
+        "repoURL": c["gitops"]["repo_url"],
+        "targetRevision": c["gitops"]["revision"],
+        "path": f"clusters/{env}/manifests/airflow",
+    }
     assert app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "20"
     assert app["spec"]["project"] == "airflow"
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_environment_kustomization_applies_the_patches(env: str) -> None:
+def test_environment_kustomizations_apply_the_patches(env: str) -> None:
     kustomization = load(REPO_ROOT / "clusters" / env / "kustomization.yaml")
     patches = [p["path"] for p in kustomization["patches"]]
     assert "apps/airflow.yaml" in patches
     assert "../../apps/airflow" in kustomization["resources"]
-    # The RDS ARN of airflow-pgbouncer, like the other facts of plain manifests.
-    assert "cluster-facts.yaml" in kustomization["resources"]
+    # The RDS ARN of airflow-db-admin, like the other facts of plain manifests, from the facts folder that
+    # both the root and the airflow Application's manifests list.
+    assert "facts" in kustomization["resources"]
     assert kustomization["components"] == ["../../components/cluster-facts"]
+    own = load(REPO_ROOT / env_manifests(env) / "kustomization.yaml")
+    assert own["resources"] == ["../../../../apps/airflow/manifests", "../../facts"]
+    assert own["components"] == ["../../../../components/cluster-facts"]
+    assert "patches" not in own
+    # The root Application renders the Application and the namespaces, nothing inside them.
+    assert load(APP / "kustomization.yaml")["resources"] == ["application.yaml", "namespace.yaml"]
 
 
-def test_namespace_enforces_restricted_before_anything_lands() -> None:
-    ns = load(APP / "namespace.yaml")
-    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert ns["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "-5"
+def test_namespaces_enforce_restricted_before_anything_lands() -> None:
+    namespaces = {ns["metadata"]["name"]: ns for ns in load_all(APP / "namespace.yaml")}
+    assert set(namespaces) == {"airflow", "airflow-tasks", "airflow-db"}
+    app_wave = int(load(APP / "application.yaml")["metadata"]["annotations"][WAVE])
+    for ns in namespaces.values():
+        labels = ns["metadata"]["labels"]
+        assert [labels[f"pod-security.kubernetes.io/{mode}"] for mode in ("enforce", "warn", "audit")] == ["restricted"] * 3
+        assert int(ns["metadata"]["annotations"][WAVE]) < app_wave
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_tokens_are_mounted_only_where_the_api_is_called(env: str) -> None:
+    v = merged_values(env)
+    accounts = {
+        key: v[key]["serviceAccount"]
+        for key in ("scheduler", "apiServer", "triggerer", "dagProcessor", "pgbouncer", "redis", "statsd", "migrateDatabaseJob")
+    }
+    assert {key: sa.get("automountServiceAccountToken") for key, sa in accounts.items()} == dict.fromkeys(accounts, False)
+    # KubernetesPodOperator runs in the workers, with their token.
+    assert v["workers"]["celery"]["serviceAccount"]["automountServiceAccountToken"] is True
+    assert v["allowPodLaunching"] is False
+    assert v["apiServer"]["allowPodLogReading"] is False and v["webserver"]["allowPodLogReading"] is False
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_alb_refuses_the_execution_api_and_carries_the_edge(env: str) -> None:
+    ingress = merged_values(env)["ingress"]["apiServer"]
+    annotations = ingress["annotations"]
+    # /execution goes to the action named after the API server Service (release airflow), a fixed 403.
+    assert ingress["precedingPaths"] == [{"path": "/execution", "pathType": "Prefix", "servicePort": "use-annotation"}]
+    action = json.loads(annotations["alb.ingress.kubernetes.io/actions.airflow-api-server"])
+    assert action == {
+        "type": "fixed-response",
+        "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "403", "messageBody": "Forbidden"},
+    }
+    c = cluster(env)
+    assert annotations["alb.ingress.kubernetes.io/wafv2-acl-name"] == f"{c['cluster']['name']}-airflow"
+    attributes = dict(
+        a.strip().split("=", 1) for a in annotations["alb.ingress.kubernetes.io/load-balancer-attributes"].split(",")
+    )
+    assert attributes == {
+        "access_logs.s3.enabled": "true",
+        "access_logs.s3.bucket": f"{c['cluster']['name']}-alb-logs-{c['aws']['account_id']}",
+        "access_logs.s3.prefix": "airflow",
+        "routing.http.drop_invalid_header_fields.enabled": "true",
+    }
 
 
 def test_auth_config_map_is_generated_under_the_name_values_mount() -> None:
-    kustomization = load(APP / "kustomization.yaml")
-    [generator] = kustomization["configMapGenerator"]
+    kustomization = load(MANIFESTS / "kustomization.yaml")
+    [generator] = [g for g in kustomization["configMapGenerator"] if g["name"] == "airflow-api-server-config"]
     values = load(APP / "values.yaml")
     assert generator["options"]["disableNameSuffixHash"] is True
     assert generator["name"] == values["apiServer"]["apiServerConfigConfigMapName"]

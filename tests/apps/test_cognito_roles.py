@@ -1,4 +1,4 @@
-"""Cognito groups to Airflow roles (apps/airflow/auth/cognito_roles.py), and the contract between
+"""Cognito groups to Airflow roles (apps/airflow/manifests/auth/cognito_roles.py), and the contract between
 webserver_config.py, the chart values and the ExternalSecret that feeds it.
 
 cognito_roles is loaded from its file path, as the API server loads it from $AIRFLOW_HOME/config.
@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-AUTH_DIR = REPO_ROOT / "apps" / "airflow" / "auth"
+AUTH_DIR = REPO_ROOT / "apps" / "airflow" / "manifests" / "auth"
 ENVS = ("dev", "staging", "prod")
 
 
@@ -256,7 +256,7 @@ def _load_yaml(path: Path) -> Any:
 
 
 def _external_secret(name: str) -> dict[str, Any]:
-    docs = yaml.safe_load_all((REPO_ROOT / "apps" / "airflow" / "external-secrets.yaml").read_text())
+    docs = yaml.safe_load_all((REPO_ROOT / "apps" / "airflow" / "manifests" / "external-secrets.yaml").read_text())
     [found] = [d for d in docs if d and d["kind"] == "ExternalSecret" and d["metadata"]["name"] == name]
     secret: dict[str, Any] = found
     return secret

@@ -19,7 +19,14 @@ from tests.test_tasks import invoke
 
 NAMES = [
     f"{DEV_CLUSTER}/airflow/{name}"
-    for name in ("fernet-key", "api-secret-key", "jwt-secret", "redis-password", "pgbouncer-client-password")
+    for name in (
+        "fernet-key",
+        "api-secret-key",
+        "jwt-secret",
+        "redis-password",
+        "pgbouncer-client-password",
+        "metadata-db-password",
+    )
 ]
 FERNET = f"{DEV_CLUSTER}/airflow/fernet-key"
 URLSAFE = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -3,7 +3,8 @@
 `chart_dir` writes a chart from a dict of files; `standin_cache` fills a chart cache with one stand-in
 per chart and version the repository pins, named as the real archives are (`<chart>-<version>.tgz`).
 The Airflow stand-in renders the components from the same value paths as the real chart
-(replicas, resources, security contexts, PodDisruptionBudgets, image tag or digest); the others
+(replicas, resources, security contexts, service accounts and their tokens, PodDisruptionBudgets,
+image tag or digest); the others
 render one well-behaved Deployment each. They stand in for the upstream archives, which these
 tests cannot download.
 """
@@ -53,7 +54,7 @@ spec:
       labels: {app.kubernetes.io/name: {{ .Chart.Name }}, app.kubernetes.io/instance: {{ .Release.Name }}}
     spec:
       serviceAccountName: {{ .Release.Name }}
-      securityContext: {runAsNonRoot: true, runAsUser: 65534}
+      securityContext: {runAsNonRoot: true, runAsUser: 65534, seccompProfile: {type: RuntimeDefault}}
       containers:
         - name: {{ .Chart.Name }}
           image: {{ include "standin.image" . }}
@@ -96,6 +97,7 @@ spec:
     metadata:
       labels: {tier: airflow, component: {{ $component }}, release: {{ $root.Release.Name }}}
     spec:
+      serviceAccountName: {{ $values.serviceAccount.name }}
       securityContext: {{- toYaml $root.Values.securityContexts.pod | nindent 8 }}
       containers:
         - name: {{ $component }}
@@ -103,6 +105,13 @@ spec:
           resources: {{- toYaml $values.resources | nindent 12 }}
           securityContext: {{- toYaml $root.Values.securityContexts.containers | nindent 12 }}
           livenessProbe: {exec: {command: [airflow, jobs, check]}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ $values.serviceAccount.name }}
+  namespace: {{ $root.Release.Namespace }}
+automountServiceAccountToken: {{ ne $values.serviceAccount.automountServiceAccountToken false }}
 {{- if ($values.podDisruptionBudget | default dict).enabled }}
 ---
 apiVersion: policy/v1

@@ -245,20 +245,21 @@ def _builtin_kind_invalid(root: Path) -> Expect:
 
 
 def _secret_in_git(root: Path) -> Expect:
-    (root / "apps/airflow/leaked-secret.yaml").write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\n  namespace: airflow\nstringData:\n  password: hunter2\n"
+    # Where a project admits Secrets: Argo CD's own namespace, through the argo-cd Application's manifests.
+    (root / "apps/argo-cd/manifests/leaked-secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\n  namespace: argocd\nstringData:\n  password: hunter2\n"
     )
-    edit_yaml(root, "apps/airflow/kustomization.yaml", lambda k: k["resources"].append("leaked-secret.yaml"))
-    return at(root, "apps/airflow/leaked-secret.yaml", "stringData")
+    edit_yaml(root, "apps/argo-cd/manifests/kustomization.yaml", lambda k: k["resources"].append("leaked-secret.yaml"))
+    return at(root, "apps/argo-cd/manifests/leaked-secret.yaml", "stringData")
 
 
 def _new_unknown_kind(root: Path) -> Expect:
-    (root / "apps/keda/trigger-auth.yaml").write_text(
+    (root / "apps/airflow/manifests/trigger-auth.yaml").write_text(
         "apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentications\nmetadata:\n  name: aws\n  namespace: airflow\n"
         "spec:\n  podIdentity: {provider: aws}\n"
     )
-    edit_yaml(root, "apps/keda/kustomization.yaml", lambda k: k["resources"].append("trigger-auth.yaml"))
-    return at(root, "apps/keda/trigger-auth.yaml", "apiVersion")
+    edit_yaml(root, "apps/airflow/manifests/kustomization.yaml", lambda k: k["resources"].append("trigger-auth.yaml"))
+    return at(root, "apps/airflow/manifests/trigger-auth.yaml", "apiVersion")
 
 
 def _cr_before_its_crd(root: Path) -> Expect:
@@ -418,7 +419,8 @@ CASES: tuple[Case, ...] = (
     Case("resources-missing", "resources-missing", _resources_missing, "dev"),
     Case("cpu-request-missing", "resources-missing", _cpu_request_missing, "dev", message_mentions="lacks requests.cpu"),
     Case("secret-object-in-git", "plaintext-secret", _secret_in_git, "dev"),
-    Case("unknown-kind", "unknown-kind", _new_unknown_kind, "dev"),
+    # No AppProject names a kind that does not exist, so the project refuses it too.
+    Case("unknown-kind", "unknown-kind", _new_unknown_kind, "dev", also=frozenset({"project-denies"})),
     Case("patch-target-missing", "patch-target-missing", _patch_target_renamed, "dev"),
     Case("chart-not-in-catalog", "chart-unknown", _chart_not_in_catalog, "dev"),
     Case("duplicate-promotion-order", "promotion-order", _duplicate_promotion_order, None),
@@ -461,7 +463,7 @@ def _root_app_of_another_env(root: Path) -> Expect:
 
 
 def _rds_tag_of_another_database(root: Path) -> Expect:
-    rel = _replace(root, "clusters/dev/cluster-facts.yaml", "db:airflow-dev-airflow", "db:airflow-dev-metadata")
+    rel = _replace(root, "clusters/dev/facts/cluster-facts.yaml", "db:airflow-dev-airflow", "db:airflow-dev-metadata")
     return line_with(root, rel, "db:airflow-dev-metadata")
 
 
@@ -591,8 +593,23 @@ def _chart_version_not_published(root: Path) -> Expect:
 
 
 CASES = CASES + (
-    Case("container-may-escalate-privileges", "chart-privilege-escalation", _privilege_escalation, "dev", charts=True),
-    Case("container-runs-as-root", "chart-runs-as-root", _runs_as_root, "dev", charts=True),
+    # Namespace airflow enforces Pod Security 'restricted', which such a container breaks too.
+    Case(
+        "container-may-escalate-privileges",
+        "chart-privilege-escalation",
+        _privilege_escalation,
+        "dev",
+        also=frozenset({"pod-security-violation"}),
+        charts=True,
+    ),
+    Case(
+        "container-runs-as-root",
+        "chart-runs-as-root",
+        _runs_as_root,
+        "dev",
+        also=frozenset({"pod-security-violation"}),
+        charts=True,
+    ),
     # No schema is vendored for a version that does not exist either.
     Case(
         "chart-version-not-published",
@@ -724,4 +741,120 @@ def _rendered_image_without_digest(root: Path) -> str:
 CASES = CASES + (
     Case("image-outside-the-registry", "image-registry", _image_outside_the_registry, "staging", charts=True),
     Case("rendered-image-without-digest", "image-digest-required", _rendered_image_without_digest, "prod", charts=True),
+)
+
+
+# --- isolation inside the cluster ------------------------------------------------------------------
+def _no_default_deny(root: Path) -> Expect:
+    rel = "apps/reloader/manifests/network-policies.yaml"
+    path = root / rel
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d and d["metadata"]["name"] != "default-deny"]
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return at(root, "apps/reloader/namespace.yaml", "metadata.name", "Namespace", "reloader")
+
+
+def _exec_for_airflow(root: Path) -> Expect:
+    rel = "apps/airflow/manifests/debug-rbac.yaml"
+    (root / rel).write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: debug\n  namespace: airflow\n"
+        "rules:\n  - apiGroups: ['']\n    resources: [pods/exec]\n    verbs: [create]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: debug\n  namespace: airflow\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: debug}\n"
+        "subjects:\n  - {kind: ServiceAccount, name: airflow-worker, namespace: airflow}\n"
+    )
+    edit_yaml(root, "apps/airflow/manifests/kustomization.yaml", lambda k: k["resources"].append("debug-rbac.yaml"))
+    return at(root, rel, "rules.0", "Role", "debug")
+
+
+def _secrets_for_airflow(root: Path) -> Expect:
+    added: list[int] = []
+
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})
+        added.append(len(doc["rules"]) - 1)
+
+    rel = edit_object(root, "Role", "airflow-task-launcher", change)
+    return at(root, rel, f"rules.{added[0]}", "Role", "airflow-task-launcher")
+
+
+def _project_any_namespace(root: Path) -> Expect:
+    rel = _replace(root, "apps/argo-cd/projects.yaml", "          namespace: airflow-db\n", '          namespace: "*"\n')
+    return line_with(root, rel, 'namespace: "*"')
+
+
+def _project_any_kind(root: Path) -> Expect:
+    rel = _replace(
+        root,
+        "apps/argo-cd/projects.yaml",
+        "        - group: keda.sh\n          kind: ScaledObject\n",
+        '        - group: "*"\n          kind: "*"\n',
+    )
+    return line_with(root, rel, 'kind: "*"')
+
+
+def _namespace_without_pod_security(root: Path) -> Expect:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        for mode in ("warn", "audit"):
+            doc["metadata"]["labels"].pop(f"pod-security.kubernetes.io/{mode}")
+
+    rel = edit_object(root, "Namespace", "airflow-tasks", change)
+    return at(root, rel, "metadata.labels", "Namespace", "airflow-tasks")
+
+
+def _root_applies_outside_argocd(root: Path) -> Expect:
+    rel = "apps/keda/extra-policy.yaml"
+    (root / rel).write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: extra\n  namespace: keda\n"
+        "spec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"
+    )
+    edit_yaml(root, "apps/keda/kustomization.yaml", lambda k: k["resources"].append("extra-policy.yaml"))
+    return line_with(root, rel, "kind: NetworkPolicy")
+
+
+def _token_without_use(root: Path) -> Expect:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        del doc["spec"]["template"]["spec"]["automountServiceAccountToken"]
+
+    edit_object(root, "ServiceAccount", "airflow-db-role", lambda d: set_path(d, "automountServiceAccountToken", True))
+    rel = edit_object(root, "Job", "airflow-db-role", change)
+    return at(root, rel, "spec.template.spec", "Job", "airflow-db-role")
+
+
+def _privileged_job(root: Path) -> Expect:
+    def change(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+
+    rel = edit_object(root, "Job", "airflow-db-role", change)
+    return at(root, rel, "spec.template.spec", "Job", "airflow-db-role")
+
+
+def _manifests_of_another_env(root: Path) -> Expect:
+    rel = _replace(
+        root,
+        "clusters/prod/apps/airflow.yaml",
+        "path: clusters/prod/manifests/airflow",
+        "path: clusters/staging/manifests/airflow",
+    )
+    return line_with(root, rel, "path: clusters/staging/manifests/airflow")
+
+
+CASES = CASES + (
+    Case("namespace-without-default-deny", "default-deny-missing", _no_default_deny, "dev"),
+    Case("pods-exec-for-an-airflow-account", "airflow-rbac", _exec_for_airflow, "dev"),
+    Case("secrets-for-an-airflow-account", "airflow-rbac", _secrets_for_airflow, "staging"),
+    Case("app-project-any-namespace", "app-project-wildcard", _project_any_namespace, "dev"),
+    Case("app-project-any-kind", "app-project-wildcard", _project_any_kind, "prod"),
+    Case("namespace-without-pod-security-labels", "pod-security-labels", _namespace_without_pod_security, "dev"),
+    Case("root-applies-outside-argocd", "project-denies", _root_applies_outside_argocd, "dev"),
+    Case("token-without-api-use", "token-automount", _token_without_use, "dev"),
+    Case("pod-breaks-restricted", "pod-security-violation", _privileged_job, "dev"),
+    # Another environment's manifests folder brings that environment's facts: the RDS ARN of the
+    # database role Job's login is staging's, which the facts check names too.
+    Case(
+        "manifests-of-another-environment",
+        "manifests-path",
+        _manifests_of_another_env,
+        "prod",
+        also=frozenset({"cluster-values-mismatch"}),
+    ),
 )

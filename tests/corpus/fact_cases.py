@@ -20,13 +20,13 @@ def replace_text(root: Path, rel: str, old: str, new: str, count: int = 1) -> st
 
 def _facts_file_stale(root: Path) -> str:
     return replace_text(
-        root, "clusters/staging/cluster-facts.yaml", "secret_prefix: airflow-staging/", "secret_prefix: airflow-dev/"
+        root, "clusters/staging/facts/cluster-facts.yaml", "secret_prefix: airflow-staging/", "secret_prefix: airflow-dev/"
     )
 
 
 def _facts_applied_to_the_cluster(root: Path) -> str:
     return replace_text(
-        root, "clusters/dev/cluster-facts.yaml", '    config.kubernetes.io/local-config: "true"\n', "    note: x\n"
+        root, "clusters/dev/facts/cluster-facts.yaml", '    config.kubernetes.io/local-config: "true"\n', "    note: x\n"
     )
 
 
@@ -87,10 +87,11 @@ def _registry_state_elsewhere(root: Path) -> str:
     )
 
 
-# (id, rule, mutation, environment checked)
+# (id, rule, mutation, environment checked[, other rules the same break rightly raises])
 FACT_CASES = (
     ("facts-file-stale", "cluster-values-mismatch", _facts_file_stale, "staging"),
-    ("facts-applied-to-the-cluster", "cluster-facts", _facts_applied_to_the_cluster, "dev"),
+    # Applied, the ConfigMap would land in argocd, where the root's project admits no ConfigMap.
+    ("facts-applied-to-the-cluster", "cluster-facts", _facts_applied_to_the_cluster, "dev", frozenset({"project-denies"})),
     ("patch-overrides-a-derived-field", "cluster-values-mismatch", _patch_overrides_a_derived_field, "dev"),
     ("cluster-facts-component-not-listed", "cluster-values-mismatch", _component_not_listed, "prod"),
     ("hostname-outside-zone", "hostname-outside-zone", _hostname_outside_zone, "staging"),

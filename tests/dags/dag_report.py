@@ -112,6 +112,10 @@ def _pod(task: Any) -> dict[str, Any]:
         "container_security_context": _k8s(task.container_security_context),
         "container_resources": _k8s(task.container_resources),
         "automount_service_account_token": task.automount_service_account_token,
+        "namespace": task.namespace,
+        "in_cluster": task.in_cluster,
+        "do_xcom_push": task.do_xcom_push,
+        "service_account_name": task.service_account_name,
     }
 
 

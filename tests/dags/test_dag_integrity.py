@@ -3,7 +3,7 @@
 Every DAG imports, has no cycle, names an owner other than the default, carries a tag and retries
 every task; every file parses within the budget. Each rule is also shown to catch a DAG that breaks
 it (a folder of broken DAGs made for the test). platform_smoke's pod goes to the worker NodePool, as
-non-root, with resources.
+non-root, with resources, in namespace airflow-tasks, where the workers' Role runs pods and nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tests.conftest import REPO_ROOT
 from tests.dags.conftest import DAGS, PARSE_BUDGET_SECONDS
 
 NODEPOOLS = REPO_ROOT / "apps" / "karpenter" / "nodepools.yaml"
+AIRFLOW_MANIFESTS = REPO_ROOT / "apps" / "airflow" / "manifests"
 WORKER_NODEPOOL = "airflow-workers"
 # The DAGs the image must ship.
 EXPECTED_DAGS = {"platform_smoke", "example_daily_orders"}
@@ -154,6 +155,28 @@ def test_smoke_pod_runs_as_non_root_under_pod_security_restricted(smoke_pod: dic
     assert container["allowPrivilegeEscalation"] is False
     assert container["capabilities"]["drop"] == ["ALL"]
     assert smoke_pod["pod"]["automount_service_account_token"] is False
+
+
+def test_smoke_pod_runs_where_the_workers_may_start_pods_and_nothing_else(smoke_pod: dict[str, Any]) -> None:
+    """Task pods go to airflow-tasks, where the worker's service account has a Role that runs pods but
+    grants no exec and no Secrets; the chart's own pod launcher Role in airflow is off."""
+    docs = [d for d in yaml.safe_load_all((AIRFLOW_MANIFESTS / "airflow-tasks.yaml").read_text()) if d]
+    [binding] = [d for d in docs if d["kind"] == "RoleBinding"]
+    [role] = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == binding["roleRef"]["name"]]
+    pod = smoke_pod["pod"]
+    assert pod["namespace"] == role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "airflow-tasks"
+    assert pod["in_cluster"] is True
+    worker = yaml.safe_load((REPO_ROOT / "apps" / "airflow" / "values.yaml").read_text())["workers"]["celery"]["serviceAccount"]
+    assert {"kind": "ServiceAccount", "name": worker["name"], "namespace": "airflow"} in binding["subjects"]
+    assert worker["automountServiceAccountToken"] is True
+    granted = {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+    # What KubernetesPodOperator calls to run the pod, read its log and events, and delete it.
+    assert {("pods", "create"), ("pods", "get"), ("pods", "watch"), ("pods", "delete"), ("pods/log", "get")} <= granted
+    assert not {r for r, _ in granted} & {"pods/exec", "pods/attach", "secrets", "configmaps", "*"}
+    # Without pods/exec, no XCom sidecar to read back; the pod's own service account has no token.
+    assert pod["do_xcom_push"] is False
+    assert pod["service_account_name"] in (None, "", "default")
+    assert yaml.safe_load((REPO_ROOT / "apps" / "airflow" / "values.yaml").read_text())["allowPodLaunching"] is False
 
 
 def test_smoke_pod_requests_resources_and_limits_memory(smoke_pod: dict[str, Any]) -> None:

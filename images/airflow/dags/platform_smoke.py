@@ -3,7 +3,9 @@
 1. `s3_logs_bucket`: writes an object to the task-log bucket and reads it back, with the worker's
    EKS Pod Identity role (boto3's default credential chain: no keys anywhere).
 2. `worker_pool_pod`: runs a pod on the Karpenter NodePool `airflow-workers` (its node label and
-   taint), as non-root, with requests and a memory limit, from the image this Airflow runs.
+   taint), as non-root, with requests and a memory limit, from the image this Airflow runs, in
+   namespace `airflow-tasks`: the one namespace where the workers may start pods (a Role there lets
+   them run a pod through its life, never exec into one or read a Secret).
 3. `secrets_backend`: reads a variable through the Secrets Manager secrets backend, when Airflow is
    configured with one; otherwise it logs why and skips.
 
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 # NoSchedule taint. tests/dags/ checks both against that file.
 WORKER_POOL_LABEL = "platform.airflow/pool"
 WORKER_POOL = "airflow-workers"
+# Where DAG code may start pods (apps/airflow/manifests/airflow-tasks.yaml): not namespace airflow,
+# whose Secrets and components a task pod must not reach. tests/dags/ checks it against that file.
+TASK_NAMESPACE = "airflow-tasks"
 # The variable the secrets check reads: the secret <variables_prefix>/platform_smoke, that is
 # <cluster.name>/airflow/variables/platform_smoke with the backend_kwargs of apps/airflow/values.yaml.
 SMOKE_VARIABLE = "platform_smoke"
@@ -127,6 +132,11 @@ with DAG(
     worker_pool_pod = KubernetesPodOperator(
         task_id="worker_pool_pod",
         name="platform-smoke",
+        namespace=TASK_NAMESPACE,
+        # The worker's own service account, through its mounted token.
+        in_cluster=True,
+        # No XCom sidecar: reading it back needs pods/exec, which the task Role does not grant.
+        do_xcom_push=False,
         image="{{ ti.xcom_pull(task_ids='worker_image') }}",
         cmds=["python", "-c"],
         arguments=[

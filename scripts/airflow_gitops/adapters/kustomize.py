@@ -41,8 +41,10 @@ def _strip_build_metadata(obj: dict[str, Any]) -> str:
     return str(origin.get("path", "")) if isinstance(origin, dict) else ""
 
 
-def render(root: Path, env: str, cluster_dir: Path) -> list[RenderedObject]:
-    """Render clusters/<env> as Argo CD would, with origin annotations added and then removed."""
+def render(root: Path, env: str, cluster_dir: Path, app: str = "") -> list[RenderedObject]:
+    """Render a kustomization as Argo CD would (clusters/<env>, or the manifests folder an Application
+    names), with origin annotations added and then removed. `app` names the Application that applies
+    the folder ('' for the root Application)."""
     with tempfile.TemporaryDirectory(prefix="kustomize-origin-") as tmp:
         overlay = Path(tmp)
         # kustomize refuses absolute bases, so the overlay reaches the cluster by a relative path
@@ -63,7 +65,7 @@ def render(root: Path, env: str, cluster_dir: Path) -> list[RenderedObject]:
             origin_rel = ""
             if origin:
                 origin_rel = Path(os.path.normpath(overlay / origin)).resolve().relative_to(root.resolve()).as_posix()
-            objects.append(RenderedObject(env, doc, origin_rel))
+            objects.append(RenderedObject(env, doc, origin_rel, app))
         return objects
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.chart_repository import ChartRepo, ChartRepoError, ChartUnreachable
 from ..adapters.helm_engine import ChartError, Engine, RenderOptions
-from ..model.rendered import RenderedObject
+from ..model.rendered import CLUSTER_SCOPED_KINDS, RenderedObject
 from ..model.schemas import SchemaStore
 
 if TYPE_CHECKING:
@@ -165,37 +165,6 @@ class ChartRenderer:
             ChartObject(release, m.template, RenderedObject(release.env, obj, ""))
             for m, obj in zip(manifests, placed, strict=True)
         ]
-
-
-# Built-in kinds without a namespace (`kubectl api-resources --namespaced=false`, less the
-# read-only ones no chart renders).
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "APIService",
-        "CSIDriver",
-        "CSINode",
-        "CertificateSigningRequest",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "FlowSchema",
-        "IngressClass",
-        "MutatingAdmissionPolicy",
-        "MutatingAdmissionPolicyBinding",
-        "MutatingWebhookConfiguration",
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "PriorityClass",
-        "PriorityLevelConfiguration",
-        "RuntimeClass",
-        "StorageClass",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "ValidatingWebhookConfiguration",
-        "VolumeAttachment",
-    }
-)
 
 
 def in_namespace(objects: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:

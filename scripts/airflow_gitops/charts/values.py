@@ -65,6 +65,33 @@ def chart_sources(app: dict[str, Any]) -> list[ChartSource]:
     return found
 
 
+@dataclass(frozen=True)
+class ManifestSource:
+    """A source that applies a folder of this repository's plain manifests (a kustomization)."""
+
+    index: int
+    repo_url: str
+    revision: str
+    path: str
+
+
+def manifest_sources(app: dict[str, Any]) -> list[ManifestSource]:
+    """The `path` sources of an Application (neither a chart nor a bare `$ref`)."""
+    found = []
+    for index, src in enumerate(sources_of(app)):
+        if src.get("chart") or not src.get("path"):
+            continue
+        found.append(
+            ManifestSource(
+                index=index,
+                repo_url=str(src.get("repoURL", "")),
+                revision=yamlio.scalar_str(src.get("targetRevision")),
+                path=str(src["path"]).strip("/"),
+            )
+        )
+    return found
+
+
 def ref_sources(app: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(s["ref"]): s for s in sources_of(app) if s.get("ref")}
 
@@ -189,9 +216,19 @@ def without_nulls(values: Any) -> Any:
     return values
 
 
+_BRACKETED = re.compile(r"\[([^\]]+)\]|([^.\[\]]+)")
+
+
 def dotted_path(dotted: str) -> list[str | int]:
-    """'a.hosts.0.name' -> ['a', 'hosts', 0, 'name']."""
-    return [int(p) if p.isdigit() else p for p in dotted.split(".")]
+    """'a.hosts.0.name' -> ['a', 'hosts', 0, 'name']; a key with dots of its own goes in brackets:
+    'ingress.annotations[alb.ingress.kubernetes.io/scheme]' -> ['ingress', 'annotations', 'alb.ingress...']."""
+    parts: list[str | int] = []
+    for bracketed, plain in _BRACKETED.findall(dotted):
+        if bracketed:
+            parts.append(bracketed)
+        else:
+            parts.append(int(plain) if plain.isdigit() else plain)
+    return parts
 
 
 _SELECTOR = re.compile(r"^\[(?P<field>[^=\]]+)=(?P<value>[^\]]*)\]$")
@@ -200,12 +237,15 @@ Part = str | int | tuple[str, str]
 
 def path_parts(dotted: str) -> list[Part]:
     """'env.[name=AWS_REGION].value' -> ['env', ('name', 'AWS_REGION'), 'value']: a part in brackets picks
-    the list item whose field has that value; digits pick by index."""
+    the list item whose field has that value; digits pick by index; a key with dots of its own goes in
+    brackets without '=' ('annotations[alb.ingress.kubernetes.io/scheme]')."""
     parts: list[Part] = []
-    for raw in re.findall(r"\[[^\]]*\]|[^.]+", dotted):
+    for raw in re.findall(r"\[[^\]]*\]|[^.\[\]]+", dotted):
         selector = _SELECTOR.match(raw)
         if selector:
             parts.append((selector["field"], selector["value"]))
+        elif raw.startswith("[") and raw.endswith("]"):
+            parts.append(raw[1:-1])
         else:
             parts.append(int(raw) if raw.isdigit() else raw)
     return parts

@@ -1,6 +1,6 @@
-"""With --base: every cluster rendered at a base ref, so that CRD transition rules (`oldSelf`) compare
-each custom resource with the object it replaces, as the API server does on an update. Chart objects
-at the base are rendered only when a transition rule needs them."""
+"""With --base: every cluster rendered at a base ref, its Applications' manifests folders included, so
+that CRD transition rules (`oldSelf`) compare each custom resource with the object it replaces, as the
+API server does on an update. Chart objects at the base are rendered only when a transition rule needs them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from ..model.findings import warning
 from ..model.rendered import RenderedObject
 from ..model.repo import Repo
 from ..model.schemas import SchemaStore
-from .context import BaseObjects, CheckContext, Identity
+from .context import BaseObjects, CheckContext, ClusterRender, Identity
+from .render import app_manifests, manifest_folders
 
 
 def run(ctx: CheckContext) -> None:
@@ -33,6 +34,9 @@ def run(ctx: CheckContext) -> None:
             continue  # a new cluster: everything in it is created, no transition rule applies
         try:
             rendered = render(base_repo.root, env, base_repo.path(f"clusters/{env}"))
+            then = ClusterRender(env, ctx.clusters[env].config, rendered)
+            for app, source in manifest_folders(base_repo, then):
+                rendered += app_manifests(base_repo, env, app, source)
         except KustomizeError as exc:
             ctx.add(
                 warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -91,16 +92,23 @@ class CheckContext:
 
     # --- source locations ---------------------------------------------------------------
     def patch_files(self, env: str) -> list[str]:
-        """Patch files the environment's kustomization names (strategic-merge files only)."""
-        rel = f"clusters/{env}/kustomization.yaml"
-        try:
-            kust = self.repo.yaml_doc(rel) or {}
-        except (OSError, yaml.YAMLError):
-            return []
+        """Patch files the environment's kustomizations name (strategic-merge files only): the root's,
+        clusters/<env>/kustomization.yaml, then those of its manifests folders below it."""
+        prefix = f"clusters/{env}/"
+        own = [f"{prefix}kustomization.yaml"]
+        own += [f for f in self.repo.tracked_files if f.startswith(prefix) and f.endswith("/kustomization.yaml") and f not in own]
         out = []
-        for patch in kust.get("patches") or []:
-            if isinstance(patch, dict) and isinstance(patch.get("path"), str):
-                out.append(f"clusters/{env}/{patch['path']}")
+        for rel in own:
+            if rel in self.broken_files or not self.repo.exists(rel):
+                continue
+            try:
+                kust = self.repo.yaml_doc(rel) or {}
+            except (OSError, yaml.YAMLError):
+                continue
+            folder = rel.rpartition("/")[0]
+            for patch in kust.get("patches") or []:
+                if isinstance(patch, dict) and isinstance(patch.get("path"), str):
+                    out.append(posixpath.normpath(f"{folder}/{patch['path']}"))
         return out
 
     def locate(self, obj: RenderedObject, path: list[PathPart]) -> tuple[str, int | None]:

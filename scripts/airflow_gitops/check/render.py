@@ -1,4 +1,7 @@
-"""Stage 2: render every environment with `kubectl kustomize`, in parallel."""
+"""Stage 2: render every environment with `kubectl kustomize`, in parallel: what the root
+Application renders (clusters/<env>/), then the manifests folder each Application names as a `path`
+source of this repository (apps/<app>/manifests, or clusters/<env>/manifests/<app> where an
+environment patches them)."""
 
 from __future__ import annotations
 
@@ -6,9 +9,12 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ..adapters.kustomize import KustomizeError, render
+from ..charts.renderer import in_namespace
+from ..charts.values import ManifestSource, manifest_sources
 from ..model import yamlio
 from ..model.findings import Finding, error
 from ..model.rendered import RenderedObject
+from ..model.repo import Repo
 from .context import CheckContext, ClusterRender
 
 WORKERS = 4  # kustomize runs are short subprocesses; a few at a time keep both cores busy
@@ -18,19 +24,60 @@ def run(ctx: CheckContext) -> None:
     envs = [env for env in ctx.envs if ctx.repo.cluster_file(env) not in ctx.broken_files]
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = list(pool.map(lambda env: _render_one(ctx, env), envs))
-    for env, outcome in zip(envs, results, strict=True):
+        for env, outcome in zip(envs, results, strict=True):
+            if isinstance(outcome, KustomizeError):
+                ctx.add(_kustomize_finding(ctx, env, outcome.message))
+                continue
+            cluster = ClusterRender(env, ctx.repo.cluster(env), outcome)
+            for app in cluster.applications():
+                cluster.releases.extend(ctx.releases_of(app))
+            ctx.clusters[env] = cluster
+        jobs = [
+            (cluster, app, source) for cluster in ctx.clusters.values() for app, source in manifest_folders(ctx.repo, cluster)
+        ]
+        rendered = list(pool.map(lambda job: _render_app(ctx.repo, *job), jobs))
+    for (cluster, _app, source), outcome in zip(jobs, rendered, strict=True):
         if isinstance(outcome, KustomizeError):
-            ctx.add(_kustomize_finding(ctx, env, outcome.message))
+            ctx.add(_kustomize_finding(ctx, cluster.env, outcome.message, f"{source.path}/kustomization.yaml"))
             continue
-        cluster = ClusterRender(env, ctx.repo.cluster(env), outcome)
-        for app in cluster.applications():
-            cluster.releases.extend(ctx.releases_of(app))
-        ctx.clusters[env] = cluster
+        cluster.objects.extend(outcome)
 
 
 def _render_one(ctx: CheckContext, env: str) -> list[RenderedObject] | KustomizeError:
     try:
         return render(ctx.repo.root, env, ctx.repo.path(f"clusters/{env}"))
+    except KustomizeError as exc:
+        return exc
+
+
+def manifest_folders(repo: Repo, cluster: ClusterRender) -> list[tuple[RenderedObject, ManifestSource]]:
+    """The manifests folders of this repository that the cluster's Applications apply. A `path`
+    source of another repository, or a folder that is not there, is left to the contract checks."""
+    found = []
+    for app in cluster.applications():
+        for source in manifest_sources(app.obj):
+            if source.repo_url == cluster.config.repo_url and repo.path(f"{source.path}/kustomization.yaml").is_file():
+                found.append((app, source))
+    return found
+
+
+def destination_namespace(app: RenderedObject) -> str:
+    return str(((app.obj.get("spec") or {}).get("destination") or {}).get("namespace") or "")
+
+
+def app_manifests(repo: Repo, env: str, app: RenderedObject, source: ManifestSource) -> list[RenderedObject]:
+    """The objects of one manifests folder as the Application applies them: a namespaced object
+    without a namespace goes to the Application's destination namespace."""
+    objects = render(repo.root, env, repo.path(source.path), app.name)
+    placed = in_namespace([o.obj for o in objects], destination_namespace(app))
+    return [RenderedObject(env, obj, o.origin, app.name) for o, obj in zip(objects, placed, strict=True)]
+
+
+def _render_app(
+    repo: Repo, cluster: ClusterRender, app: RenderedObject, source: ManifestSource
+) -> list[RenderedObject] | KustomizeError:
+    try:
+        return app_manifests(repo, cluster.env, app, source)
     except KustomizeError as exc:
         return exc
 
@@ -43,10 +90,10 @@ _BUILDING = re.compile(r"must build at directory: '([^']+\.ya?ml)'")
 KUSTOMIZATION_FIELDS = ("resources", "patches", "components", "patchesStrategicMerge")
 
 
-def _kustomize_finding(ctx: CheckContext, env: str, message: str) -> Finding:
+def _kustomize_finding(ctx: CheckContext, env: str, message: str, kustomization: str | None = None) -> Finding:
     root = str(ctx.repo.root.resolve()) + "/"
     message = message.replace(root, "")
-    kustomization = f"clusters/{env}/kustomization.yaml"
+    kustomization = kustomization or f"clusters/{env}/kustomization.yaml"
     if _DUPLICATE in message:
         found = _DUPLICATE_ID.search(message)
         kind, name = (found.group(1), found.group(2)) if found else ("object", "?")
@@ -86,7 +133,7 @@ def _kustomize_finding(ctx: CheckContext, env: str, message: str) -> Finding:
         "kustomize-build",
         failed or kustomization,
         f"[{env}] kubectl kustomize failed: {message[-400:]}",
-        f"run `kubectl kustomize clusters/{env}` and fix what it reports",
+        f"run `kubectl kustomize {kustomization.rpartition('/')[0]}` and fix what it reports",
         1 if failed else None,  # the file kustomize could not build (it names no line)
     )
 

@@ -12,7 +12,7 @@ from ..model.repo import Repo
 from ..model.schemas import SchemaStore, bundled_kubernetes_versions, kube_minor
 from . import base, chart_render, parse, render, slow
 from .context import NEXT_MINOR, CheckContext, next_minor
-from .rules import contracts, policy, upgrades, validate
+from .rules import contracts, isolation, policy, upgrades, validate
 
 if TYPE_CHECKING:
     from ..charts.renderer import ChartRenderer
@@ -27,6 +27,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("policy", policy.run),
     ("upgrades", upgrades.run),
     ("charts", chart_render.run),  # only with a ChartRenderer (--render-charts)
+    ("isolation", isolation.run),  # after charts: with --render-charts it sees what they render too
 )
 
 

@@ -1,6 +1,6 @@
 """What clusters/<env>/cluster.yaml makes of every value that follows from it, in one place.
 
-- `facts(config)`: the data of clusters/<env>/cluster-facts.yaml, which components/cluster-facts feeds
+- `facts(config)`: the data of clusters/<env>/facts/cluster-facts.yaml, which components/cluster-facts feeds
   into the plain manifests with kustomize replacements (so no base under apps/ holds an environment's value);
 - `expand(template, config)`: the Helm value a catalog binding derives ('s3://{logs_bucket}/airflow');
 - `identity(config)`: the values that tell one environment from another (account, region, cluster name,
@@ -19,6 +19,9 @@ from .repo import CLUSTERS_DIR, ClusterConfig
 
 FACTS_NAME = "cluster-facts"
 FACTS_FILE = "cluster-facts.yaml"
+# The facts live in a kustomization folder of their own, so that every kustomization of the environment that
+# needs them can list it (kustomize reads a file only below the kustomization that names it).
+FACTS_DIR = "facts"
 COMPONENT_DIR = "components/cluster-facts"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
@@ -35,7 +38,7 @@ def state_bucket(config: ClusterConfig) -> str:
 
 
 def facts_file(env: str) -> str:
-    return f"{CLUSTERS_DIR}/{env}/{FACTS_FILE}"
+    return f"{CLUSTERS_DIR}/{env}/{FACTS_DIR}/{FACTS_FILE}"
 
 
 def database_arn(config: ClusterConfig) -> str:
@@ -44,7 +47,7 @@ def database_arn(config: ClusterConfig) -> str:
 
 
 def facts(config: ClusterConfig) -> dict[str, str]:
-    """Every key of clusters/<env>/cluster-facts.yaml and the value cluster.yaml gives it."""
+    """Every key of clusters/<env>/facts/cluster-facts.yaml and the value cluster.yaml gives it."""
     name = config.name
     return {
         "environment": config.env,

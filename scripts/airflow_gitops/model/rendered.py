@@ -1,9 +1,40 @@
-"""An object as kustomize renders it for an environment, with the file it came from."""
+"""An object as kustomize renders it for an environment, with the file it came from and the
+Application that applies it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+# Built-in kinds without a namespace (`kubectl api-resources --namespaced=false`, less the
+# read-only ones no chart renders).
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "CSIDriver",
+        "CSINode",
+        "CertificateSigningRequest",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "FlowSchema",
+        "IngressClass",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -11,6 +42,9 @@ class RenderedObject:
     env: str
     obj: dict[str, Any]
     origin: str  # repo-relative file the object was read from ('' when generated)
+    # The Application whose `path` source applies it: '' for what the root Application renders
+    # (clusters/<env>/), else the name of an Application with a manifests folder of this repository.
+    app: str = ""
 
     @property
     def kind(self) -> str:

@@ -183,12 +183,21 @@ class Repo:
         return self._nodes[rel]
 
     def definitions(self, rel: str, kind: str, name: str) -> list[tuple[yaml.Node, dict[str, Any]]]:
-        """Every document of a YAML file that defines kind/name, with its node for line numbers."""
-        return [
-            (node, doc)
-            for node, doc in zip(self.yaml_nodes(rel), self.yaml_docs(rel), strict=True)
-            if isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name
-        ]
+        """Every document of a YAML file that defines kind/name, with its node for line numbers; the items
+        of a `kind: List` document count as documents of their own, as kustomize reads them."""
+
+        def defines(doc: Any) -> bool:
+            return isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name
+
+        found = []
+        for node, doc in zip(self.yaml_nodes(rel), self.yaml_docs(rel), strict=True):
+            if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(node, yaml.MappingNode):
+                items = next((v for k, v in node.value if k.value == "items"), None)
+                if isinstance(items, yaml.SequenceNode) and isinstance(doc.get("items"), list):
+                    found += [(n, d) for n, d in zip(items.value, doc["items"], strict=False) if defines(d)]
+            elif defines(doc):
+                found.append((node, doc))
+        return found
 
     def yaml_doc(self, rel: str) -> Any:
         docs = self.yaml_docs(rel)

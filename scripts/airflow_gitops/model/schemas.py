@@ -226,6 +226,7 @@ class SchemaStore:
 
     root: Path
     _crd_dirs: dict[str, dict[tuple[str, str, str], CrdVersion]] = field(default_factory=dict)
+    _crd_scopes: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
     _validators: dict[Any, Validator] = field(default_factory=dict)
     _builtin_registry: dict[str, tuple[Path, referencing.Registry[Any]]] = field(default_factory=dict)
 
@@ -245,6 +246,19 @@ class SchemaStore:
                 index.update(crd_file_versions(file))
             self._crd_dirs[rel_dir] = index
         return self._crd_dirs[rel_dir]
+
+    def crd_scopes(self, rel_dir: str) -> dict[tuple[str, str], str]:
+        """(group, kind) -> "Namespaced" or "Cluster", for the CRDs of a vendored folder."""
+        if rel_dir not in self._crd_scopes:
+            scopes: dict[tuple[str, str], str] = {}
+            for file in sorted((self.root / rel_dir).glob("*.yaml")):
+                for doc in yamlio.load_all(file.read_text(encoding="utf-8")):
+                    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                        spec = doc.get("spec") or {}
+                        kind = str((spec.get("names") or {}).get("kind", ""))
+                        scopes[(str(spec.get("group", "")), kind)] = str(spec.get("scope", "Namespaced"))
+            self._crd_scopes[rel_dir] = scopes
+        return self._crd_scopes[rel_dir]
 
     def crd_validator(self, rel_dir: str, gvk: tuple[str, str, str]) -> Validator | None:
         key = ("crd", rel_dir, gvk)

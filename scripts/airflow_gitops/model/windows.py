@@ -30,9 +30,9 @@ from croniter import croniter
 from .findings import UsageError
 
 DURATION = re.compile(r"^(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?$")
-# The AppProjects whose Applications promote, bump and rollback move; `bootstrap` (the root
-# Application) stays open, so that a change to the windows themselves can still be synced.
-FROZEN_PROJECTS = ("airflow", "platform")
+# The AppProjects whose Applications promote, bump and rollback move (argo-cd: Argo CD's own chart);
+# `bootstrap` (the root Application) stays open, so that a change to the windows themselves can still be synced.
+FROZEN_PROJECTS = ("airflow", "argo-cd", "platform")
 SYNC_WINDOWS_PATCH = "patches/sync-windows.yaml"
 
 

@@ -39,7 +39,7 @@ def random_token() -> str:
 
 # The one list of generated secrets (apps/airflow/README.md, "How secrets flow"): name under
 # <cluster.name>/airflow/ -> how its value is made. Each is read by an ExternalSecret in
-# apps/airflow/external-secrets.yaml.
+# apps/airflow/manifests/external-secrets.yaml.
 GENERATED: Mapping[str, Callable[[], str]] = MappingProxyType(
     {
         "fernet-key": fernet_key,
@@ -47,6 +47,9 @@ GENERATED: Mapping[str, Callable[[], str]] = MappingProxyType(
         "jwt-secret": random_token,
         "redis-password": random_token,
         "pgbouncer-client-password": random_token,
+        # The password of Airflow's own database role "airflow", which PgBouncer logs in to RDS with
+        # and the Job airflow-db-role sets (apps/airflow/manifests/airflow-db.yaml).
+        "metadata-db-password": random_token,
     }
 )
 # Identifies the one initial version this task may write to a secret: a concurrent second run gets

@@ -39,6 +39,7 @@ ENDPOINT_SERVICES = (
     "secretsmanager",
     "sqs",
     "sts",
+    "wafv2",
 )
 
 # Backend settings the override keeps from the stack's own backend block.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..adapters.kustomize import KustomizeError, render
 from ..check.context import CheckContext, ClusterRender
+from ..check.render import app_manifests, manifest_folders
 from ..model import yamlio
 from ..model.files import replace_folder
 from ..model.findings import UsageError
@@ -62,10 +63,20 @@ def render_env_full(repo: Repo, env: str, charts: ChartRenderer | None = None) -
         raise UsageError(
             f"clusters/{env}/kustomization.yaml: kustomize failed: {exc.message}; run `invoke check --env {env}`"
         ) from exc
-    result = EnvRender([RenderedFile(ROOT_APP, object_file_name(o), yamlio.dump(o.obj)) for o in objects], objects=list(objects))
-    ctx = CheckContext(repo=repo, schemas=SchemaStore(repo.root), envs=[env])
     cluster = ClusterRender(env, repo.cluster(env), objects)
-    for app in (o for o in objects if o.kind == "Application"):
+    for app, source in manifest_folders(repo, cluster):
+        try:
+            objects = [*objects, *app_manifests(repo, env, app, source)]
+        except KustomizeError as exc:
+            raise UsageError(
+                f"{source.path}/kustomization.yaml: kustomize failed: {exc.message}; run `invoke check --env {env}`"
+            ) from exc
+    cluster.objects = objects
+    result = EnvRender(
+        [RenderedFile(o.app or ROOT_APP, object_file_name(o), yamlio.dump(o.obj)) for o in objects], objects=list(objects)
+    )
+    ctx = CheckContext(repo=repo, schemas=SchemaStore(repo.root), envs=[env])
+    for app in cluster.applications():
         for release in ctx.releases_of(app):
             cluster.releases.append(release)
             suffix = "" if release.source.index == 0 else f"-{release.source.index}"

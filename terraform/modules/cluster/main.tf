@@ -63,10 +63,13 @@ locals {
 
   # Tags the cluster side relies on: Karpenter selects the node security group by the discovery
   # tag; the load balancer controller picks the one security group of a node that carries the
-  # cluster tag when it opens traffic from an ALB to pods.
+  # cluster tag when it opens traffic from an ALB to pods, and its IAM policy lets it add and remove
+  # ingress rules only on groups tagged elbv2.k8s.aws/cluster = <cluster> (the platform module's
+  # load-balancer-controller policy), so the node group carries that tag too.
   node_security_group_tags = {
     "karpenter.sh/discovery"            = var.name
     "kubernetes.io/cluster/${var.name}" = "owned"
+    "elbv2.k8s.aws/cluster"             = var.name
   }
 
   ebs_csi_namespace       = "kube-system"

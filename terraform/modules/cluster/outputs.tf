@@ -33,6 +33,11 @@ output "cluster_primary_security_group_id" {
   value       = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
 }
 
+output "node_security_group_tags" {
+  description = "The tags the cluster side selects the node security group by (Karpenter's discovery tag, the Load Balancer Controller's cluster tags), without var.tags."
+  value       = local.node_security_group_tags
+}
+
 output "node_security_group_id" {
   description = "ID of the node security group (tagged `karpenter.sh/discovery = <name>`), shared by the system node group and Karpenter's nodes."
   value       = aws_security_group.node.id

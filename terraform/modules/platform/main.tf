@@ -19,11 +19,15 @@ locals {
     "airflow/jwt-secret",
     "airflow/redis-password",
     "airflow/pgbouncer-client-password",
+    "airflow/metadata-db-password",
   ]
   cognito_secret     = "airflow/cognito"
   metadata_db_secret = "airflow/metadata-db"
 
-  logs_bucket      = "${local.name}-logs-${local.account_id}"
+  logs_bucket = "${local.name}-logs-${local.account_id}"
+  # The edge of Airflow's ALB, by the names the Ingress annotations give (clusters/<env>/values/airflow.yaml).
+  alb_logs_bucket  = "${local.name}-alb-logs-${local.account_id}"
+  web_acl_name     = "${local.name}-airflow"
   database_name    = "${local.name}-airflow"
   karpenter_policy = "karpenter-controller"
   # Karpenter's controller role and association come with the karpenter module; the rest here.
@@ -89,6 +93,14 @@ module "storage" {
 
   bucket_name = local.logs_bucket
   tags        = local.tags
+}
+
+module "edge" {
+  source = "../edge"
+
+  name            = local.web_acl_name
+  log_bucket_name = local.alb_logs_bucket
+  tags            = local.tags
 }
 
 module "secrets" {

@@ -23,6 +23,16 @@ output "logs_bucket" {
   value       = module.storage.bucket_name
 }
 
+output "web_acl_name" {
+  description = "The WAF web ACL in front of Airflow's ALB (the Ingress annotation alb.ingress.kubernetes.io/wafv2-acl-name)."
+  value       = module.edge.web_acl_name
+}
+
+output "alb_logs_bucket" {
+  description = "The S3 bucket of the ALB's access logs (the Ingress annotation's access_logs.s3.bucket)."
+  value       = module.edge.log_bucket_name
+}
+
 output "database_identifier" {
   description = "The RDS instance of the Airflow metadata database."
   value       = module.database.identifier

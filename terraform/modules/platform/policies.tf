@@ -11,14 +11,45 @@ data "aws_route53_zone" "public" {
 
 locals {
   partition = data.aws_partition.current.partition
-  lbc_tag   = "elbv2.k8s.aws/cluster"
-  lb_arns = [
-    "arn:${local.partition}:elasticloadbalancing:*:*:loadbalancer/app/*/*",
-    "arn:${local.partition}:elasticloadbalancing:*:*:loadbalancer/net/*/*",
-    "arn:${local.partition}:elasticloadbalancing:*:*:targetgroup/*/*",
+
+  # The Load Balancer Controller's tag on everything it creates, and the node security group's
+  # (terraform/modules/cluster); upstream's policy for the pinned version, kept verbatim beside this file.
+  lbc_tag              = "elbv2.k8s.aws/cluster"
+  lbc_upstream_version = "v3.5.0"
+  lbc_upstream_policy  = jsondecode(file("${path.module}/policies/aws-load-balancer-controller-${local.lbc_upstream_version}.json"))
+  # Upstream's actions this policy leaves out: IAM server certificates (certificates come from ACM),
+  # WAF Classic (retired; the web ACL is WAFv2) and Shield Advanced protections (no subscription).
+  lbc_omitted_actions = [
+    "iam:ListServerCertificates", "iam:GetServerCertificate",
+    "waf-regional:GetWebACL", "waf-regional:GetWebACLForResource", "waf-regional:AssociateWebACL", "waf-regional:DisassociateWebACL",
+    "shield:DescribeProtection", "shield:CreateProtection", "shield:DeleteProtection",
   ]
+  # And the one it adds: the alb.ingress.kubernetes.io/wafv2-acl-name annotation finds the web ACL by name.
+  lbc_added_actions = ["wafv2:ListWebACLs"]
+  lb_arns = {
+    app         = "arn:${local.partition}:elasticloadbalancing:*:*:loadbalancer/app/*/*"
+    net         = "arn:${local.partition}:elasticloadbalancing:*:*:loadbalancer/net/*/*"
+    targetgroup = "arn:${local.partition}:elasticloadbalancing:*:*:targetgroup/*/*"
+  }
+  listener_arns_by_type = {
+    app           = local.lb_arns["app"]
+    net           = local.lb_arns["net"]
+    listener_app  = "arn:${local.partition}:elasticloadbalancing:*:*:listener/app/*/*/*"
+    listener_net  = "arn:${local.partition}:elasticloadbalancing:*:*:listener/net/*/*/*"
+    rule_app      = "arn:${local.partition}:elasticloadbalancing:*:*:listener-rule/app/*/*/*/*"
+    rule_net      = "arn:${local.partition}:elasticloadbalancing:*:*:listener-rule/net/*/*/*/*"
+    target_groups = local.lb_arns["targetgroup"]
+  }
+  listener_arns    = values(local.listener_arns_by_type)
+  security_groups  = "arn:${local.partition}:ec2:*:*:security-group/*"
   own_lbc_resource = { StringEquals = { "aws:ResourceTag/${local.lbc_tag}" = [local.name] } }
   own_lbc_request  = { StringEquals = { "aws:RequestTag/${local.lbc_tag}" = [local.name] } }
+  # A resource of this cluster, in a request that does not set the tag itself (so it cannot be moved
+  # to another cluster, or taken by this one).
+  own_lbc_resource_unless_retagged = {
+    StringEquals = { "aws:ResourceTag/${local.lbc_tag}" = [local.name] }
+    Null         = { "aws:RequestTag/${local.lbc_tag}" = "true" }
+  }
 
   policy_statements = {
     # External Secrets: this cluster's secrets and the RDS-managed master secret, nothing else.
@@ -100,8 +131,12 @@ locals {
       },
     ]
 
-    # AWS Load Balancer Controller: reads the network; changes only the load balancers, target
-    # groups and security groups that carry this cluster's tag.
+    # AWS Load Balancer Controller: upstream's policy for the version the clusters pin
+    # (policies/aws-load-balancer-controller-v3.5.0.json, docs/install/iam_policy.json at tag v3.5.0),
+    # statement by statement, in its order. Upstream's tag conditions only ask that a resource carry
+    # some cluster's elbv2.k8s.aws/cluster tag; here the tag must name this cluster. Where upstream
+    # grants a write on "*" without a condition, the statement names the resource types it acts on
+    # or asks for this cluster's tag. What is left out and what is added: README.md.
     "load-balancer-controller" = [
       {
         Sid       = "ServiceLinkedRole"
@@ -111,54 +146,109 @@ locals {
         Condition = { StringEquals = { "iam:AWSServiceName" = ["elasticloadbalancing.amazonaws.com"] } }
       },
       {
-        Sid    = "Read"
+        Sid    = "Describe"
         Effect = "Allow"
         Action = [
           "ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones",
           "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
           "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances",
-          "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:DescribeCoipPools",
-          "ec2:GetCoipPoolUsage", "ec2:DescribeRouteTables", "ec2:GetSecurityGroupsForVpc",
-          "ec2:DescribeIpamPools",
+          "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:GetCoipPoolUsage",
+          "ec2:DescribeCoipPools", "ec2:GetSecurityGroupsForVpc", "ec2:DescribeIpamPools",
+          "ec2:DescribeRouteTables",
           "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes",
           "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeListenerCertificates",
-          "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeSSLPolicies",
-          "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
-          "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetHealth",
-          "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTrustStores",
+          "elasticloadbalancing:DescribeSSLPolicies", "elasticloadbalancing:DescribeRules",
+          "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes",
+          "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTags",
+          "elasticloadbalancing:DescribeTrustStores", "elasticloadbalancing:DescribeListenerAttributes",
           "elasticloadbalancing:DescribeCapacityReservation",
-          "acm:ListCertificates", "acm:DescribeCertificate", "cognito-idp:DescribeUserPoolClient",
-          "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "shield:GetSubscriptionState",
         ]
-        Resource = ["*"] # Describe and List calls have no resource-level permissions
+        Resource = ["*"] # Describe calls have no resource-level permissions
       },
       {
-        Sid       = "CreateOwnSecurityGroups"
+        Sid    = "ReadCertificatesAndWebAcls"
+        Effect = "Allow"
+        Action = [
+          "cognito-idp:DescribeUserPoolClient", "acm:ListCertificates", "acm:DescribeCertificate",
+          "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:ListWebACLs", "shield:GetSubscriptionState",
+        ]
+        Resource = ["*"] # read-only; ListWebACLs resolves the wafv2-acl-name annotation
+      },
+      {
+        Sid      = "AssociateWebAcls"
+        Effect   = "Allow"
+        Action   = ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL"]
+        Resource = [local.lb_arns["app"], "arn:${local.partition}:wafv2:${local.region}:${local.account_id}:regional/webacl/*/*"]
+      },
+      {
+        Sid       = "OpenTargetPorts"
+        Effect    = "Allow"
+        Action    = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
+        Resource  = [local.security_groups]
+        Condition = local.own_lbc_resource
+      },
+      {
+        Sid       = "CreateSecurityGroups"
         Effect    = "Allow"
         Action    = ["ec2:CreateSecurityGroup"]
         Resource  = ["*"]
         Condition = local.own_lbc_request
       },
       {
-        Sid       = "TagNewSecurityGroups"
-        Effect    = "Allow"
-        Action    = ["ec2:CreateTags"]
-        Resource  = ["arn:${local.partition}:ec2:*:*:security-group/*"]
-        Condition = { StringEquals = { "ec2:CreateAction" = ["CreateSecurityGroup"] } }
+        Sid      = "TagNewSecurityGroups"
+        Effect   = "Allow"
+        Action   = ["ec2:CreateTags"]
+        Resource = [local.security_groups]
+        Condition = {
+          StringEquals = { "ec2:CreateAction" = ["CreateSecurityGroup"], "aws:RequestTag/${local.lbc_tag}" = [local.name] }
+        }
       },
       {
-        Sid       = "ChangeOwnSecurityGroups"
+        Sid       = "RetagOwnSecurityGroups"
         Effect    = "Allow"
-        Action    = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags"]
-        Resource  = ["arn:${local.partition}:ec2:*:*:security-group/*"]
-        Condition = local.own_lbc_resource
+        Action    = ["ec2:CreateTags", "ec2:DeleteTags"]
+        Resource  = [local.security_groups]
+        Condition = local.own_lbc_resource_unless_retagged
       },
       {
-        Sid       = "CreateOwnLoadBalancers"
+        # Not the node security group, which carries this cluster's tag for OpenTargetPorts.
+        Sid      = "DeleteOwnSecurityGroups"
+        Effect   = "Allow"
+        Action   = ["ec2:DeleteSecurityGroup"]
+        Resource = [local.security_groups]
+        Condition = {
+          StringEquals = { "aws:ResourceTag/${local.lbc_tag}" = [local.name] }
+          Null         = { "aws:ResourceTag/karpenter.sh/discovery" = "true" }
+        }
+      },
+      {
+        Sid       = "CreateLoadBalancers"
         Effect    = "Allow"
-        Action    = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags"]
+        Action    = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]
         Resource  = ["*"]
         Condition = local.own_lbc_request
+      },
+      {
+        Sid    = "ListenersAndRules"
+        Effect = "Allow"
+        Action = [
+          "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
+          "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
+        ]
+        Resource = local.listener_arns
+      },
+      {
+        Sid       = "RetagOwnLoadBalancers"
+        Effect    = "Allow"
+        Action    = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
+        Resource  = values(local.lb_arns)
+        Condition = local.own_lbc_resource_unless_retagged
+      },
+      {
+        Sid      = "TagListenersAndRules"
+        Effect   = "Allow"
+        Action   = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
+        Resource = [for key in ["listener_app", "listener_net", "rule_app", "rule_net"] : local.listener_arns_by_type[key]]
       },
       {
         Sid    = "ChangeOwnLoadBalancers"
@@ -168,29 +258,41 @@ locals {
           "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
           "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup",
           "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
-          "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
-          "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
           "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:ModifyCapacityReservation",
+          "elasticloadbalancing:ModifyIpPools",
         ]
-        Resource  = local.lb_arns
+        Resource  = ["*"]
         Condition = local.own_lbc_resource
       },
       {
-        Sid    = "ListenersAndRules"
+        # Tags on a load balancer or target group only as it is created, and only this cluster's.
+        Sid      = "TagNewLoadBalancers"
+        Effect   = "Allow"
+        Action   = ["elasticloadbalancing:AddTags"]
+        Resource = values(local.lb_arns)
+        Condition = {
+          StringEquals = {
+            "elasticloadbalancing:CreateAction" = ["CreateTargetGroup", "CreateLoadBalancer"]
+            "aws:RequestTag/${local.lbc_tag}"   = [local.name]
+          }
+        }
+      },
+      {
+        Sid       = "RegisterTargets"
+        Effect    = "Allow"
+        Action    = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+        Resource  = [local.lb_arns["targetgroup"]]
+        Condition = local.own_lbc_resource
+      },
+      {
+        Sid    = "ChangeListenersAndRules"
         Effect = "Allow"
         Action = [
-          "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
-          "elasticloadbalancing:ModifyListener", "elasticloadbalancing:CreateRule",
-          "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule",
+          "elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
           "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
-          "elasticloadbalancing:SetWebAcl", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
+          "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities",
         ]
-        Resource = [
-          "arn:${local.partition}:elasticloadbalancing:*:*:loadbalancer/app/*/*",
-          "arn:${local.partition}:elasticloadbalancing:*:*:listener/app/*/*/*",
-          "arn:${local.partition}:elasticloadbalancing:*:*:listener-rule/app/*/*/*/*",
-          "arn:${local.partition}:wafv2:*:*:regional/webacl/*/*",
-        ]
+        Resource = local.listener_arns
       },
     ]
   }

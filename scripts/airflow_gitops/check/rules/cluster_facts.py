@@ -1,7 +1,7 @@
 """Stage 4 (contracts): one source per fact. Every value that follows from clusters/<env>/cluster.yaml is
 derived from it or checked against it, wherever it is written:
 
-- clusters/<env>/cluster-facts.yaml holds exactly what cluster.yaml makes of each fact (cluster-values-mismatch,
+- clusters/<env>/facts/cluster-facts.yaml holds exactly what cluster.yaml makes of each fact (cluster-values-mismatch,
   cluster-facts), and every field components/cluster-facts fills from it holds it in the rendered cluster;
 - the hostnames lie in the environment's DNS zone, and every environment names the same registry;
 - no file of an environment holds another environment's account, region, cluster name or zone
@@ -32,7 +32,7 @@ MISMATCH = "cluster-values-mismatch"
 UNCHECKED = "cluster-value-unchecked"
 IN_BASE = "env-literal-in-base"
 BASES = ("apps/", "components/")
-NOT_SCANNED = ("cluster.yaml", "holds.yaml", facts.FACTS_FILE)  # the source itself, free text, and the checked facts
+NOT_SCANNED = ("cluster.yaml", "holds.yaml")  # the source itself, and free text
 
 
 def run(ctx: CheckContext) -> None:
@@ -55,7 +55,7 @@ def run(ctx: CheckContext) -> None:
     _bases(ctx, configs, reported)
 
 
-# --- clusters/<env>/cluster-facts.yaml ------------------------------------------------------------
+# --- clusters/<env>/facts/cluster-facts.yaml ------------------------------------------------------
 def _facts_file(ctx: CheckContext, config: ClusterConfig) -> dict[str, str] | None:
     rel = facts.facts_file(config.env)
     if not ctx.repo.exists(rel):
@@ -64,7 +64,7 @@ def _facts_file(ctx: CheckContext, config: ClusterConfig) -> dict[str, str] | No
                 "cluster-facts",
                 f"clusters/{config.env}/kustomization.yaml",
                 f"[{config.env}] there is no {rel}, which components/cluster-facts reads the environment's values from",
-                f"create {rel} as clusters/dev/cluster-facts.yaml is made, with {config.env}'s values (invoke check names each one)",
+                f"create {rel} as {facts.facts_file('dev')} is made, with {config.env}'s values (invoke check names each one)",
             )
         )
         return None
@@ -83,7 +83,7 @@ def _facts_file(ctx: CheckContext, config: ClusterConfig) -> dict[str, str] | No
                 "cluster-facts",
                 rel,
                 f"[{config.env}] no ConfigMap {facts.FACTS_NAME} in the file",
-                "write the facts as clusters/dev/cluster-facts.yaml does: a ConfigMap cluster-facts with the values under data",
+                f"write the facts as {facts.facts_file('dev')} does: a ConfigMap cluster-facts with the values under data",
                 1,
             )
         )
@@ -222,6 +222,11 @@ def _derived_fields(ctx: CheckContext, cluster: ClusterRender, replacements: lis
                 dotted = ".".join(map(str, path))
                 if file.startswith(own):
                     fix = f"remove {dotted} from {file}: components/cluster-facts writes it from {facts.facts_file(cluster.env)}"
+                elif obj.app:
+                    fix = (
+                        f"list {facts.COMPONENT_DIR} under components, and clusters/{cluster.env}/{facts.FACTS_DIR} under "
+                        f"resources, in the kustomization of Application {obj.app}'s manifests folder"
+                    )
                 else:
                     fix = f"list ../../{facts.COMPONENT_DIR} under components in clusters/{cluster.env}/kustomization.yaml"
                 literal = file.startswith(own) and isinstance(value, str) and ctx.line_holds(file, line, value)
@@ -404,8 +409,8 @@ def _environment_files(
     for rel in ctx.repo.tracked_files:
         if not rel.startswith(prefix) or not rel.endswith((".yaml", ".yml")) or rel in ctx.broken_files:
             continue
-        if rel.rsplit("/", 1)[1] in NOT_SCANNED and rel.count("/") == 2:
-            continue
+        if (rel.rsplit("/", 1)[1] in NOT_SCANNED and rel.count("/") == 2) or rel == facts.facts_file(env):
+            continue  # the checked facts file is proven key by key above
         for node in ctx.repo.yaml_nodes(rel):
             for path, scalar in yamlio.scalars(node):
                 _scan_scalar(ctx, env, rel, path, scalar, own, foreign, masks, (rel, path) in bound, reported)
@@ -554,7 +559,7 @@ def _bases(ctx: CheckContext, configs: dict[str, ClusterConfig], reported: set[t
                         rel,
                         f"{'.'.join(map(str, path))}: {hits[0].value!r} is {hits[0].owner}'s {hits[0].key}, in a base every "
                         "environment shares",
-                        f"take it from clusters/<env>/{facts.FACTS_FILE} through {facts.COMPONENT_DIR}, or set it in clusters/<env>/",
+                        f"take it from clusters/<env>/{facts.FACTS_DIR}/{facts.FACTS_FILE} through {facts.COMPONENT_DIR}, or set it in clusters/<env>/",
                         line,
                     )
                 )

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 
 from ...charts.release import ChartRelease
-from ...charts.values import dotted_get, dotted_path, ref_sources, sources_of
+from ...charts.values import dotted_get, dotted_path, manifest_sources, ref_sources, sources_of
 from ...model import windows, yamlio
 from ...model.facts import expand, template_complete
 from ...model.findings import UsageError, error
@@ -162,6 +162,7 @@ def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: Rendere
                     )
                 )
             _value_files(ctx, cluster, app, index, src)
+    _manifest_sources(ctx, cluster, app)
     refs = ref_sources(app.obj)
     values_ref = refs.get("values")
     if values_ref is None:
@@ -177,6 +178,48 @@ def _application_sources(ctx: CheckContext, cluster: ClusterRender, app: Rendere
                     f"[{cluster.env}] Application {app.name}: $values source {key} is '{values_ref.get(key, '')}', "
                     f"but cluster.yaml gitops says '{expected}'",
                     f"set {key}: {expected} (the values must come from this repository at the environment's revision)",
+                    line,
+                )
+            )
+
+
+def _manifest_sources(ctx: CheckContext, cluster: ClusterRender, app: RenderedObject) -> None:
+    """A manifests folder comes from this repository at the environment's revision, exists, and is
+    either shared (apps/) or the environment's own (clusters/<env>/), never another environment's."""
+    for source in manifest_sources(app.obj):
+        for key, actual, expected in (
+            ("repoURL", source.repo_url, cluster.config.repo_url),
+            ("targetRevision", source.revision, cluster.config.revision),
+        ):
+            if actual != expected:
+                file, line = ctx.locate(app, ["spec", "sources", source.index, key])
+                ctx.add(
+                    error(
+                        "values-source-mismatch",
+                        file,
+                        f"[{cluster.env}] Application {app.name}: manifests source {key} is '{actual}', but cluster.yaml gitops says '{expected}'",
+                        f"set {key}: {expected} (the manifests must come from this repository at the environment's revision)",
+                        line,
+                    )
+                )
+        file, line = ctx.locate(app, ["spec", "sources", source.index, "path"])
+        if not ctx.repo.exists(f"{source.path}/kustomization.yaml"):
+            ctx.add(
+                error(
+                    "manifests-path",
+                    file,
+                    f"[{cluster.env}] Application {app.name}: manifests path {source.path} has no kustomization.yaml",
+                    "point path at a folder with a kustomization.yaml (apps/<app>/manifests or clusters/<env>/manifests/<app>)",
+                    line,
+                )
+            )
+        elif source.path.startswith("clusters/") and not source.path.startswith(f"clusters/{cluster.env}/"):
+            ctx.add(
+                error(
+                    "manifests-path",
+                    file,
+                    f"[{cluster.env}] Application {app.name}: manifests path {source.path} belongs to another environment",
+                    f"use clusters/{cluster.env}/... or a shared folder under apps/",
                     line,
                 )
             )

@@ -215,13 +215,31 @@ def _crd_owners(ctx: CheckContext, cluster: ClusterRender) -> dict[tuple[str, st
 
 def _crds_before_crs(ctx: CheckContext, cluster: ClusterRender) -> None:
     owners = _crd_owners(ctx, cluster)
+    appliers = {a.name: a for a in cluster.applications()}
     for obj in cluster.objects:
         owner = owners.get((obj.group, obj.kind))
         if owner is None or owner is obj:
             continue
         if obj.kind == "Application" or obj.kind == "AppProject":
             continue  # Argo CD's own kinds exist before any sync: Terraform installs Argo CD first
-        if wave(obj) <= wave(owner):
+        applier = appliers.get(obj.app) if obj.app else None
+        if applier is not None and applier.name != owner.name:
+            # Applied by another Application: the root syncs that one only once the owner is Healthy,
+            # its CRDs installed, provided it comes in a later wave.
+            if wave(applier) <= wave(owner):
+                file, line = ctx.locate(applier, ["metadata", "annotations"])
+                ctx.add(
+                    error(
+                        "crd-before-cr",
+                        file,
+                        f"[{cluster.env}] {obj.label()} comes with Application {applier.name} (wave {wave(applier)}), "
+                        f"not after Application {owner.name} (wave {wave(owner)}) that installs its CRD",
+                        f"set {SYNC_WAVE} of Application {applier.name} to a wave greater than {wave(owner)}",
+                        line,
+                    )
+                )
+            continue
+        if applier is None and wave(obj) <= wave(owner):
             file, line = ctx.locate(obj, ["metadata", "annotations"])
             ctx.add(
                 error(

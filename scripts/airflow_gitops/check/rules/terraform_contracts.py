@@ -313,6 +313,9 @@ def _names(ctx: CheckContext, config: ClusterConfig, platform: dict[str, Any], k
         "logs_bucket": config.logs_bucket,
         "database_name": f"{config.name}-airflow",
         "secret_prefix": f"{config.name}/",
+        # The edge the Ingress annotations name (catalog bindings of the airflow chart).
+        "alb_logs_bucket": f"{config.name}-alb-logs-{config.account_id}",
+        "web_acl_name": f"{config.name}-airflow",
     }
     for key, value in expected.items():
         actual = scope.get(f"local.{key}")

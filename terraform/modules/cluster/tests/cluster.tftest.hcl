@@ -224,6 +224,11 @@ run "access_entries_and_system_nodes" {
     condition     = aws_security_group.node.tags["karpenter.sh/discovery"] == "airflow-dev" && aws_security_group.node.tags["Environment"] == "dev"
     error_message = "The node security group must carry karpenter.sh/discovery = <cluster name> and var.tags."
   }
+
+  assert {
+    condition     = aws_security_group.node.tags["elbv2.k8s.aws/cluster"] == "airflow-dev" && aws_security_group.node.tags["kubernetes.io/cluster/airflow-dev"] == "owned"
+    error_message = "The node security group must carry elbv2.k8s.aws/cluster = <cluster name>, the tag the Load Balancer Controller's policy requires before it opens target ports on it, and kubernetes.io/cluster/<cluster name>, by which it picks the group."
+  }
 }
 
 run "addons_and_pod_identity" {

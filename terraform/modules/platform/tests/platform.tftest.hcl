@@ -40,6 +40,11 @@ run "dev" {
   }
 
   assert {
+    condition     = module.edge.web_acl_name == "airflow-dev-airflow" && local.alb_logs_bucket == "airflow-dev-alb-logs-111111111111"
+    error_message = "The web ACL and the access log bucket must carry the names the Ingress annotations give: <cluster>-airflow and <cluster>-alb-logs-<account>."
+  }
+
+  assert {
     condition     = output.karpenter_queue_name == "airflow-dev-karpenter" && output.karpenter_node_role_name == "airflow-dev-karpenter-node"
     error_message = "Karpenter's queue and node role must be <cluster>-karpenter and <cluster>-karpenter-node."
   }
@@ -61,6 +66,7 @@ run "dev" {
     condition = toset(output.secret_names) == toset([
       "airflow-dev/airflow/fernet-key", "airflow-dev/airflow/api-secret-key", "airflow-dev/airflow/jwt-secret",
       "airflow-dev/airflow/redis-password", "airflow-dev/airflow/pgbouncer-client-password",
+      "airflow-dev/airflow/metadata-db-password",
       "airflow-dev/airflow/metadata-db", "airflow-dev/airflow/cognito",
     ])
     error_message = "Every secret the ExternalSecrets read must be created under <cluster>/."
@@ -86,6 +92,45 @@ run "dev" {
       contains(s.Resource, "*") ? (can(s.Condition) || alltrue([for a in s.Action : can(regex(":(Describe|List|Get)", a))])) : true
     ])
     error_message = "Load Balancer Controller actions on '*' must be read-only or conditioned on this cluster's tag."
+  }
+
+  assert {
+    condition = (
+      toset(setsubtract(flatten([for s in local.lbc_upstream_policy.Statement : s.Action]), local.lbc_omitted_actions))
+      == toset(setsubtract(flatten([for s in local.policy_statements["load-balancer-controller"] : s.Action]), local.lbc_added_actions))
+    )
+    error_message = "The Load Balancer Controller's policy must grant upstream's actions for the pinned version (policies/aws-load-balancer-controller-<version>.json), less the omissions and plus the additions its README names, and no others."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in local.policy_statements["load-balancer-controller"] : contains(s.Action, "elasticloadbalancing:AddTags") ? (
+        try(s.Condition.StringEquals["aws:ResourceTag/elbv2.k8s.aws/cluster"], null) == ["airflow-dev"]
+        || (
+          try(s.Condition.StringEquals["elasticloadbalancing:CreateAction"], null) == ["CreateTargetGroup", "CreateLoadBalancer"]
+          && try(s.Condition.StringEquals["aws:RequestTag/elbv2.k8s.aws/cluster"], null) == ["airflow-dev"]
+        )
+        || alltrue([for r in s.Resource : can(regex(":listener(-rule)?/", r))])
+      ) : true
+    ])
+    error_message = "The controller may tag a load balancer or target group only if this cluster's tag is on it, or as it creates it with this cluster's tag: never adopt another load balancer of the account."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in local.policy_statements["load-balancer-controller"] :
+      length(setintersection(s.Action, ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"])) > 0
+      ? try(s.Condition.StringEquals["aws:ResourceTag/elbv2.k8s.aws/cluster"], null) == ["airflow-dev"] : true
+    ]) && module.cluster.node_security_group_tags["elbv2.k8s.aws/cluster"] == "airflow-dev"
+    error_message = "The controller may change security group rules only on groups with this cluster's tag, and the node security group must carry it so that the controller can open the target ports from the ALB to the pods."
+  }
+
+  assert {
+    condition = (
+      one([for s in local.policy_statements["load-balancer-controller"] : s.Condition.Null["aws:ResourceTag/karpenter.sh/discovery"] if s.Sid == "DeleteOwnSecurityGroups"]) == "true"
+      && module.cluster.node_security_group_tags["karpenter.sh/discovery"] == "airflow-dev"
+    )
+    error_message = "The controller must not be able to delete the node security group, which carries this cluster's tag but also Karpenter's discovery tag."
   }
 
   assert {

@@ -162,7 +162,7 @@ run "read_back" {
   }
 
   assert {
-    condition     = aws_security_group.node.tags["karpenter.sh/discovery"] == "airflow-dev" && aws_security_group.node.tags["kubernetes.io/cluster/airflow-dev"] == "owned" && aws_security_group.node.vpc_id == run.network.vpc_id
+    condition     = aws_security_group.node.tags["karpenter.sh/discovery"] == "airflow-dev" && aws_security_group.node.tags["kubernetes.io/cluster/airflow-dev"] == "owned" && aws_security_group.node.tags["elbv2.k8s.aws/cluster"] == "airflow-dev" && aws_security_group.node.vpc_id == run.network.vpc_id
     error_message = "Read back, the node security group must carry the tags Karpenter and the load balancer controller select it by."
   }
 
