@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..model.findings import UsageError
 from .common import EXIT_FINDINGS, chart_renderer, guarded
-
-if TYPE_CHECKING:
-    pass
 
 
 def check(

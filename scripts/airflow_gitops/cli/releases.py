@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .common import EXIT_FINDINGS
-
-if TYPE_CHECKING:
-    pass
 
 
 def _step_printer() -> Callable[[str, str, float], None]:
