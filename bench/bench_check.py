@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("apps", "clusters", "components", "schemas", "terraform")
+COPIED = ("apps", "clusters", "components", "schemas", "terraform", "renovate.json")  # holds are checked against renovate.json
 FLEETS = (10, 50, 100)
 
 
@@ -55,6 +55,9 @@ def make_repo(target: Path, with_terraform: bool = True) -> Path:
     for name in COPIED:
         if name == "terraform" and not with_terraform:
             continue
+        if (REPO_ROOT / name).is_file():
+            shutil.copy2(REPO_ROOT / name, target / name)
+            continue
         shutil.copytree(REPO_ROOT / name, target / name, ignore=shutil.ignore_patterns(".terraform"))
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     return target
@@ -77,8 +80,9 @@ def make_fleet(target: Path, size: int) -> Path:
         for file in dest.rglob("*.yaml"):
             text = file.read_text()
             text = text.replace("clusters/dev/", f"clusters/{env}/").replace("airflow-dev", f"airflow-{env}")
+            # the environment's name wherever it is written: cluster.yaml, its facts, the AWS tags
+            text = re.sub(r"^(\s*)(environment|Environment): dev$", rf"\1\2: {env}", text, flags=re.M)
             if file.name == "cluster.yaml":
-                text = re.sub(r"^environment: dev$", f"environment: {env}", text, flags=re.M)
                 text = re.sub(r"order: 1\b", f"order: {index}", text)
             file.write_text(text)
     shutil.rmtree(template)
