@@ -44,9 +44,15 @@ class Change:
         return self.pin.version != self.version or (self.digest is not None and self.digest != self.pin.digest)
 
 
-def _inline(change: Change, line: str) -> bool:
-    """Whether the change writes its digest into the tag: asked for, or the tag on the pin's line holds one."""
-    return change.inline_digest or (change.pin.digest is not None and f"@{change.pin.digest}" in line)
+def _inline_digests(text: str, changes: list[Change]) -> set[int]:
+    """The changes (by id) whose digest rides in a YAML tag: asked for, or the tag on the pin's line holds one."""
+    lines = text.splitlines()
+    return {
+        id(c)
+        for c in changes
+        if c.inline_digest
+        or (c.pin.digest is not None and c.pin.line <= len(lines) and f"@{c.pin.digest}" in lines[c.pin.line - 1])
+    }
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,9 @@ def _get(data: Any, path: tuple[str | int, ...]) -> Any:
     return data
 
 
-def _yaml_assignments(data: Any, doc: yaml.Node, changes: list[Change]) -> list[tuple[tuple[str | int, ...], str]]:
+def _yaml_assignments(
+    data: Any, doc: yaml.Node, changes: list[Change], inline: set[int]
+) -> list[tuple[tuple[str | int, ...], str]]:
     """(path, new scalar) for every change to one YAML document, given as data and as composed nodes."""
     assignments: list[tuple[tuple[str | int, ...], str]] = []
     for change in changes:
@@ -107,14 +115,14 @@ def _yaml_assignments(data: Any, doc: yaml.Node, changes: list[Change]) -> list[
                 f"{change.pin.file}:{change.pin.line}: no YAML value for {change.pin.dependency} on that line; fix the file by hand"
             )
         old_scalar = str(_get(data, path))
-        inline = _inline(change, old_scalar)
-        tag = old_scalar.partition("@")[0] if inline else old_scalar
+        in_tag = id(change) in inline
+        tag = old_scalar.partition("@")[0] if in_tag else old_scalar
         if tag.count(change.pin.version) != 1:
             raise UsageError(
                 f"{change.pin.file}:{change.pin.line}: '{old_scalar}' does not hold version {change.pin.version} exactly once"
             )
         new_tag = tag.replace(change.pin.version, change.version)
-        if inline:  # a new digest, or none: an old digest never stays beside a new tag
+        if in_tag:  # a new digest, or none: an old digest never stays beside a new tag
             assignments.append((path, f"{new_tag}@{change.digest}" if change.digest else new_tag))
             continue
         assignments.append((path, new_tag))
@@ -182,12 +190,10 @@ def _edit_line(file: str, text: str, changes: list[Change]) -> str:
     return "".join(lines)
 
 
-def _verify_pins(repo: Repo, file: str, new_text: str, changes: list[Change]) -> None:
+def _verify_pins(repo: Repo, file: str, new_text: str, changes: list[Change], inline: set[int]) -> None:
     """Pins read from the new text must be the old pins with exactly the planned values.
 
     A digest line added under a tag moves every pin below it down one line."""
-    lines = repo.text(file).splitlines()
-    inline = {id(c) for c in changes if _inline(c, lines[c.pin.line - 1] if c.pin.line <= len(lines) else "")}
     grown = [c.pin.line for c in changes if c.digest is not None and c.pin.digest is None and id(c) not in inline]
     expected = {(p.line, p.dependency): p for p in pin_model.collect_file(repo, file)}
     for change in changes:
@@ -207,13 +213,10 @@ def _verify_pins(repo: Repo, file: str, new_text: str, changes: list[Change]) ->
         raise UsageError(f"{file}: after the edit the pins read back differently than planned; nothing was written")
 
 
-def _verify_lines(file: str, old_text: str, new_text: str, changes: list[Change], added: int) -> None:
+def _verify_lines(file: str, old_text: str, new_text: str, changes: list[Change], added: int, inline: set[int]) -> None:
     """Only pin lines may change, and only planned keys may be added."""
-    old_lines = old_text.splitlines()
     pin_lines = {c.pin.line for c in changes} | {
-        c.pin.line + 1
-        for c in changes
-        if c.pin.digest and c.digest and not _inline(c, old_lines[c.pin.line - 1] if c.pin.line <= len(old_lines) else "")
+        c.pin.line + 1 for c in changes if c.pin.digest and c.digest and id(c) not in inline
     }  # digest: the next line, unless it rides in the tag
     matcher = difflib.SequenceMatcher(a=old_text.splitlines(), b=new_text.splitlines(), autojunk=False)
     inserted = 0
@@ -231,10 +234,12 @@ def plan_file(repo: Repo, file: str, changes: list[Change]) -> FileEdit:
     """The proven new content of one file."""
     old_text = repo.text(file)
     added = 0
-    if file.endswith((".yaml", ".yml")):
+    is_yaml = file.endswith((".yaml", ".yml"))
+    inline = _inline_digests(old_text, changes) if is_yaml else set()  # only a YAML tag carries a digest inside
+    if is_yaml:
         try:  # the repository parses and composes each file once; the edit reads both
             known, doc = repo.yaml_docs(file)[0], repo.yaml_nodes(file)[0]
-            assignments = _yaml_assignments(known, doc, changes)
+            assignments = _yaml_assignments(known, doc, changes, inline)
         except yaml.YAMLError as exc:
             line = exc.line if isinstance(exc, BrokenYaml) else yamlio.error_line(exc, old_text)
             raise UsageError(
@@ -250,8 +255,8 @@ def plan_file(repo: Repo, file: str, changes: list[Change]) -> FileEdit:
         _verify_yaml(file, known, new_text, assignments)
     else:
         new_text = _edit_line(file, old_text, changes)
-    _verify_lines(file, old_text, new_text, changes, added)
-    _verify_pins(repo, file, new_text, changes)
+    _verify_lines(file, old_text, new_text, changes, added, inline)
+    _verify_pins(repo, file, new_text, changes, inline)
     return FileEdit(file, old_text, new_text)
 
 
