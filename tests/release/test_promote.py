@@ -363,3 +363,20 @@ def test_charts_refuses_when_the_target_lacks_a_source_image(
         f"{values}: no pin of 444444444444.dkr.ecr.eu-west-1.amazonaws.com/ghcr/kedacore/keda-admission-webhooks at image.webhooks.tag",
         "add it as the source has it",
     )
+
+
+def test_charts_refuses_a_source_digest_the_cache_contradicts(
+    platform: Platform, images: Images, argocd: ArgoCdStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dev runs keda at one digest; the cache now holds another under the same tag: the upstream tag moved."""
+    for repository in KEDA_IMAGES:
+        cache_image(images.ecr, repository, "2.21.0")
+    stale = "sha256:" + "0" * 64
+    values = KEDA_VALUES.format(env="dev")
+    keda_in_dev(platform, "2.21.0")
+    text = platform.read(values).replace('tag: "2.21.0"', f'tag: "2.21.0@{stale}"', 1)
+    argocd.set(revision=platform.commit("dev runs keda 2.21.0 by digest", {values: text}))
+    before = platform.snapshot()
+    run = promote(platform, capsys, app="keda", to_env="staging", mode="push", charts=True, max_severity="CRITICAL")
+    refusal(run, f"{values}:", f"but dev runs {stale}; the upstream tag moved")
+    assert platform.snapshot() == before
