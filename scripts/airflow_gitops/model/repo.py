@@ -231,11 +231,15 @@ class Repo:
         return sorted(self.env_folders(), key=lambda env: (self._order_or_last(env), env))
 
     def _order_or_last(self, env: str) -> int:
+        config = self.cluster_if_readable(env)
+        return (config.order if config else None) or (1 << 30)
+
+    def cluster_if_readable(self, env: str) -> ClusterConfig | None:
+        """The environment's cluster.yaml, or None where it cannot be read (the parse stage of check reports it)."""
         try:
-            order = self.cluster(env).order
+            return self.cluster(env)
         except UsageError:
-            return 1 << 30
-        return order or (1 << 30)
+            return None
 
     def cluster_file(self, env: str) -> str:
         return f"{CLUSTERS_DIR}/{env}/cluster.yaml"

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from ...model import hcl
-from ...model.findings import Finding, UsageError, error
+from ...model.findings import Finding, error
 from ...model.repo import Repo
 from ..context import CheckContext
 from .terraform_contracts import interpolate
@@ -523,20 +523,12 @@ def boundaries(repo: Repo) -> list[Finding]:
     return findings
 
 
-def readable(repo: Repo, env: str) -> bool:
-    """A cluster.yaml that cannot be read is the parse stage's finding; the trust proof leaves it out."""
-    try:
-        repo.cluster(env)
-    except UsageError:
-        return False
-    return True
-
-
 def run(ctx: CheckContext) -> None:
     repo = ctx.repo
     if not repo.path(WORKFLOWS).is_dir() or not repo.path("terraform").is_dir():
         return
-    envs = [e for e in repo.envs_readable() if readable(repo, e) and repo.cluster_file(e) not in ctx.broken_files]
+    # a cluster.yaml that cannot be read is the parse stage's finding; the trust proof leaves it out
+    envs = [e for e in repo.envs_readable() if repo.cluster_if_readable(e) and repo.cluster_file(e) not in ctx.broken_files]
     for finding in prove(repo, envs).findings:
         ctx.add(finding)
     for finding in boundaries(repo):
